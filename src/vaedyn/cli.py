@@ -1,0 +1,156 @@
+"""Command line: `python -m vaedyn train | infer | info`; `--help` on each documents every option.
+
+Every argument is validated before anything is trained or written; a bad one exits with
+status 2 and one line that names the value and what is allowed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, ConfigError, check_probability
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; it must be >= 1")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        return check_probability("p", text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _label(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; labels are 0-9")
+    return value
+
+
+def _device(text: str) -> str:
+    from .config import resolve_device
+
+    try:
+        resolve_device(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _output_path(text: str) -> str:
+    if not text.endswith(".npz"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; the output file must end in .npz")
+    return text
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
+    parser.add_argument("--nz", type=_positive_int, default=100, help="latent units N_z (default: 100)")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="quick",
+                        help="training budget: smoke (seconds), quick (CPU book), paper (1500 epochs) (default: quick)")
+    parser.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise (default: 0)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (reference) or bf16 autocast (faster) (default: fp32)")
+    parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="vaedyn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+
+    train = commands.add_parser("train", help="train a VAE, or load it from the artifact store")
+    _model_options(train)
+
+    infer = commands.add_parser("infer", help="run repeated inference from noisy images; write trajectories to .npz")
+    _model_options(infer)
+    infer.add_argument("--label", type=_label, default=6, help="label of the start images (default: 6)")
+    infer.add_argument("--p", type=_probability, default=0.2, help="noise fraction p in [0, 1] (default: 0.2)")
+    infer.add_argument("--noise", choices=NOISE_MODES, default="swap",
+                       help="swap: permute the selected intensities; flip: x -> 1-x (default: swap)")
+    infer.add_argument("--trials", type=_positive_int, default=100, help="trajectories, one image each (default: 100)")
+    infer.add_argument("--steps", type=_positive_int, default=50, help="inference steps T (default: 50)")
+    infer.add_argument("--record-x", action="store_true", help="also store the images x(t)")
+    infer.add_argument("--out", type=_output_path, default="trajectories.npz", help="output file (default: trajectories.npz)")
+
+    commands.add_parser("info", help="list the trained artifacts in $VAEDYN_ARTIFACTS (default ./artifacts)")
+    return parser
+
+
+def _trained(args):
+    from .config import get_profile
+    from .store import get_or_train
+
+    profile = get_profile(args.profile)
+    overrides = {"precision": args.precision}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    config = profile.train_config(args.dataset, args.nz, args.seed, **overrides)
+    return get_or_train(config, device=args.device, progress=not args.no_progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "info":
+        from .store import artifact_root, list_artifacts
+
+        records = list_artifacts()
+        if not records:
+            print(f"no artifacts under {artifact_root().resolve()}")
+        for record in records:
+            summary = record.get("summary", {})
+            score = (f"test -ELBO {summary['test_negative_elbo']:.2f} nats" if "test_negative_elbo" in summary
+                     else f"test accuracy {summary.get('test_accuracy', float('nan')):.4f}")
+            print(f"{record['kind']:<10} {record['key']}  {json.dumps(record['config'], sort_keys=True)}  {score}  {record['path']}")
+        return 0
+
+    trained = _trained(args)
+    if args.command == "train":
+        print(f"artifact: {trained.path}")
+        print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
+              f"(reconstruction {trained.final['test_reconstruction']:.3f}, KL {trained.final['test_kl']:.3f})")
+        return 0
+
+    import numpy as np
+
+    from .data import load_dataset
+    from .files import atomic_savez
+    from .inference import noisy_starts, repeated_inference
+
+    data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device)
+    try:
+        starts = noisy_starts(data.x, data.y, args.label, args.trials, args.p, args.noise, args.seed)
+    except ConfigError as error:
+        print(f"vaedyn infer: error: {error}", file=sys.stderr)
+        return 2
+    trajectory = repeated_inference(trained.model, starts.x0, args.steps, record_x=args.record_x)
+    arrays = {"z": trajectory.z.cpu().numpy(), "indices": starts.indices.cpu().numpy(),
+              "label": np.int64(args.label), "p": np.float64(args.p), "noise": np.str_(args.noise),
+              "model_key": np.str_(trained.path.name)}
+    if args.record_x:
+        arrays["x"] = trajectory.x.cpu().numpy()
+    atomic_savez(args.out, **arrays)
+    print(f"wrote {args.out}: z {tuple(trajectory.z.shape)} (steps+1, trials, N_z)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Training configurations and the named run profiles (`smoke`, `quick`, `paper`).
+
+Everything that changes a trained model lives in a frozen dataclass, so the artifact
+store can key a model by the whole config. The three profiles are defined here and
+nowhere else; notebooks, the CLI and the tests all ask `get_profile(name)`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+DATASETS = ("mnist", "fashion_mnist", "digits")
+PRECISIONS = ("fp32", "bf16")
+NOISE_MODES = ("swap", "flip")
+
+
+class ConfigError(ValueError):
+    """A configuration value outside what is allowed; the message names both."""
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
+
+
+def check_probability(name: str, value) -> float:
+    """Validate a probability such as the noise fraction p; return it as float."""
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not allowed; it must be a number in [0, 1]") from None
+    if not 0.0 <= p <= 1.0 or math.isnan(p):
+        raise ConfigError(f"{name}={value!r} is not allowed; it must be in [0, 1]")
+    return p
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained VAE (Methods, 'Network architecture and
+    optimization procedure'). Defaults are the paper's."""
+
+    dataset: str = "mnist"
+    nz: int = 100                       # latent units N_z
+    hidden: int = 1024                  # units of the one hidden layer in encoder and decoder
+    epochs: int = 1500
+    batch_size: int = 100
+    lr_values: tuple[float, ...] = (5e-4, 1e-4, 5e-5)
+    # Epoch indices (0-based) at which the next learning rate starts; None = equal thirds.
+    lr_milestones: tuple[int, ...] | None = None
+    n_samples: int = 2                  # L, Monte-Carlo samples of z per example in eq. (13)
+    seed: int = 0
+    precision: str = "fp32"
+    train_limit: int | None = None      # train on the first n examples only (smoke runs)
+
+    def __post_init__(self):
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("precision", self.precision, PRECISIONS)
+        for name in ("nz", "hidden", "epochs", "batch_size", "n_samples"):
+            _check_positive_int(name, getattr(self, name))
+        if self.train_limit is not None:
+            _check_positive_int("train_limit", self.train_limit)
+        if not self.lr_values or any(not (lr > 0) for lr in self.lr_values):
+            raise ConfigError(f"lr_values={self.lr_values!r} is not allowed; give one or more positive rates")
+        # Normalise lists (from JSON or a CLI) to tuples so equal configs hash equally.
+        object.__setattr__(self, "lr_values", tuple(float(v) for v in self.lr_values))
+        if self.lr_milestones is not None:
+            milestones = tuple(int(m) for m in self.lr_milestones)
+            if len(milestones) != len(self.lr_values) - 1 or list(milestones) != sorted(set(milestones)):
+                raise ConfigError(
+                    f"lr_milestones={self.lr_milestones!r} is not allowed; give {len(self.lr_values) - 1} "
+                    "strictly increasing epoch indices, one per change of learning rate")
+            object.__setattr__(self, "lr_milestones", milestones)
+
+    def milestones(self) -> tuple[int, ...]:
+        """Epochs at which each later learning rate begins: equal parts of the run by default."""
+        if self.lr_milestones is not None:
+            return self.lr_milestones
+        parts = len(self.lr_values)
+        return tuple(round(self.epochs * k / parts) for k in range(1, parts))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig fields {sorted(unknown)}; allowed: {sorted(known)}")
+        return cls(**values)
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Piecewise-constant learning rate of Methods (0.0005 -> 0.0001 -> 0.00005) at a 0-based epoch."""
+    stage = sum(epoch >= m for m in config.milestones())
+    return config.lr_values[stage]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The CNN used to label generated images (Fig. 5)."""
+
+    dataset: str = "mnist"
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    train_limit: int | None = None
+
+    def __post_init__(self):
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_positive_int("epochs", self.epochs)
+        _check_positive_int("batch_size", self.batch_size)
+        if self.train_limit is not None:
+            _check_positive_int("train_limit", self.train_limit)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named budget: how long models train and how many trials each figure uses."""
+
+    name: str
+    epochs: int
+    classifier_epochs: int
+    train_limit: int | None
+    trials_distance: int        # Fig. 3 (paper: 300)
+    trials_stages: int          # Fig. 4 (paper: 500)
+    trials_classifier: int      # Fig. 5 (paper: 200)
+    steps: int                  # T, number of repeated-inference steps
+    p_grid: tuple[float, ...] = field(default=tuple(round(0.05 * k, 2) for k in range(20)))
+    description: str = ""
+
+    def train_config(self, dataset: str = "mnist", nz: int = 100, seed: int = 0, **overrides) -> TrainConfig:
+        return TrainConfig(dataset=dataset, nz=nz, seed=seed, epochs=self.epochs,
+                           train_limit=self.train_limit, **overrides)
+
+    def classifier_config(self, dataset: str = "mnist", seed: int = 0) -> ClassifierConfig:
+        return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed,
+                                train_limit=self.train_limit)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", epochs=2, classifier_epochs=1, train_limit=2000,
+        trials_distance=20, trials_stages=20, trials_classifier=10, steps=30,
+        p_grid=(0.0, 0.2, 0.5, 0.8),
+        description="seconds: checks that the pipeline runs, shows no finding"),
+    "quick": Profile(
+        name="quick", epochs=40, classifier_epochs=3, train_limit=None,
+        trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
+        description="CPU book: the main model trains for 40 epochs on full MNIST (about 5-10 min on 2 cores)"),
+    "paper": Profile(
+        name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
+        trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
+        description="Methods exactly: 1500 epochs, the three-step schedule, L=2, 300/500/200 trials"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    _check_choice("profile", name, tuple(PROFILES))
+    return PROFILES[name]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' picks CUDA when present, else CPU; an explicit device must exist."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device!r} is not allowed; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device={device!r} is not allowed; use auto, cpu, cuda or cuda:N")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} was asked for but no CUDA device is available; use auto or cpu")
+    return resolved

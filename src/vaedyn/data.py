@@ -1,0 +1,104 @@
+"""Datasets as whole device-resident tensors.
+
+Training indexes these tensors with a fresh random permutation every epoch, so no
+per-sample DataLoader sits on the hot path. MNIST and Fashion-MNIST come through
+torchvision (download=True verifies the md5 of files already present and extracts
+them, so the official .gz files suffice offline); `digits` is scikit-learn's 8x8
+digits set, bundled with the library, for tiny offline runs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import DATASETS, ConfigError, _check_choice
+
+SPLITS = ("train", "test")
+_TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+_RAW_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "digits": tuple(str(d) for d in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+
+
+class DataUnavailableError(RuntimeError):
+    """The dataset files are missing and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One split: images flattened to float32 in [0, 1] and integer labels, on one device."""
+
+    x: torch.Tensor          # (n, side*side)
+    y: torch.Tensor          # (n,) int64
+    name: str
+    split: str
+    side: int                # images are side x side
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.x.shape[1]
+
+    def of_label(self, label: int) -> torch.Tensor:
+        return self.x[self.y == label]
+
+
+def data_root() -> Path:
+    """Folder that holds `MNIST/raw`, `FashionMNIST/raw`: $VAEDYN_DATA, default ./data."""
+    return Path(os.environ.get("VAEDYN_DATA", "data"))
+
+
+def load_dataset(name: str = "mnist", split: str = "train", device: str | torch.device = "cpu",
+                 limit: int | None = None, root: str | Path | None = None) -> Dataset:
+    """Load a whole split as tensors on `device`; `limit` keeps the first n examples."""
+    _check_choice("dataset", name, DATASETS)
+    _check_choice("split", split, SPLITS)
+    if name == "digits":
+        x, y, side = _load_digits(split)
+    else:
+        x, y, side = _load_torchvision(name, split, Path(root) if root is not None else data_root())
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"limit={limit!r} is not allowed; it must be >= 1")
+        x, y = x[:limit], y[:limit]
+    return Dataset(x=x.to(device), y=y.to(device), name=name, split=split, side=side)
+
+
+def _load_torchvision(name: str, split: str, root: Path):
+    from torchvision import datasets  # imported here: it is slow to import and digits runs need none of it
+
+    folder = _TORCHVISION[name]
+    cls = getattr(datasets, folder)
+    try:
+        ds = cls(root=str(root), train=(split == "train"), download=True)
+    except Exception as error:  # torchvision raises several types (URLError, RuntimeError, OSError)
+        raise DataUnavailableError(
+            f"{name} is not available under {root.resolve()}: put {', '.join(_RAW_FILES)} in "
+            f"{(root / folder / 'raw').resolve()} (or set VAEDYN_DATA to a folder that holds "
+            f"{folder}/raw/); the download failed with: {error}") from None
+    images = ds.data  # uint8 (n, 28, 28)
+    x = images.reshape(images.shape[0], -1).to(torch.float32) / 255.0
+    return x, ds.targets.to(torch.int64), images.shape[-1]
+
+
+def _load_digits(split: str):
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.as_tensor(bunch.data, dtype=torch.float32) / 16.0
+    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    # A fixed split (every fifth example is a test example) keeps both splits stratified enough
+    # and needs no random state.
+    is_test = torch.arange(len(y)) % 5 == 0
+    keep = is_test if split == "test" else ~is_test
+    return x[keep], y[keep], 8

@@ -1,0 +1,121 @@
+"""Content-addressed artifact store: a trained model is keyed by a hash of its whole config.
+
+Layout: ``$VAEDYN_ARTIFACTS/<kind>/<key>/`` with ``model.pt`` and ``meta.json``; the meta
+file holds the config, the code version and the sha256 of ``model.pt`` and is written
+last, so an artifact without it is unfinished. A training in progress keeps
+``checkpoint.pt`` in the same folder, so a killed run resumes on the next call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .config import TrainConfig, resolve_device
+from .files import atomic_torch_save, atomic_write_json, sha256_file
+from .model import VAE
+
+# Bump when a change to a model or its objective makes older artifacts a different experiment.
+CODE_VERSIONS = {"vae": 1, "classifier": 1}
+
+
+class CorruptArtifactError(RuntimeError):
+    """An artifact's file does not match the checksum recorded when it was written."""
+
+
+def artifact_root() -> Path:
+    return Path(os.environ.get("VAEDYN_ARTIFACTS", "artifacts"))
+
+
+def config_key(kind: str, config: dict) -> str:
+    """Hash of kind, code version and the full config: any change gives a new key."""
+    if kind not in CODE_VERSIONS:
+        raise ValueError(f"kind={kind!r} is not allowed; choose one of {', '.join(CODE_VERSIONS)}")
+    canonical = json.dumps({"kind": kind, "code_version": CODE_VERSIONS[kind], "config": config},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def artifact_dir(kind: str, config: dict, root: str | Path | None = None) -> Path:
+    return Path(root if root is not None else artifact_root()) / kind / config_key(kind, config)
+
+
+def save_artifact(directory: Path, payload: dict, kind: str, config: dict, summary: dict) -> None:
+    model_file = directory / "model.pt"
+    atomic_torch_save(payload, model_file)
+    atomic_write_json({"kind": kind, "key": config_key(kind, config), "code_version": CODE_VERSIONS[kind],
+                       "config": config, "sha256": sha256_file(model_file), "summary": summary},
+                      directory / "meta.json")
+
+
+def load_artifact(directory: Path) -> tuple[dict, dict]:
+    """(payload, meta) of a finished artifact; raises CorruptArtifactError on a checksum mismatch."""
+    meta = json.loads((directory / "meta.json").read_text())
+    model_file = directory / "model.pt"
+    found = sha256_file(model_file) if model_file.exists() else "no file"
+    if found != meta["sha256"]:
+        raise CorruptArtifactError(
+            f"artifact {model_file} fails its checksum (recorded {meta['sha256'][:12]}..., found {found[:12]}...): "
+            f"it is truncated or corrupted; delete {directory} to train it again")
+    return torch.load(model_file, map_location="cpu", weights_only=False), meta
+
+
+def fetch_or_create(kind: str, config: dict, create: Callable[[Path], tuple[dict, dict]],
+                    root: str | Path | None = None) -> tuple[dict, dict, Path]:
+    """Load the artifact for (kind, config), or call create(directory) -> (payload, summary) and store it."""
+    directory = artifact_dir(kind, config, root)
+    if not (directory / "meta.json").exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        payload, summary = create(directory)
+        save_artifact(directory, payload, kind, config, summary)
+    payload, meta = load_artifact(directory)
+    return payload, meta, directory
+
+
+def list_artifacts(root: str | Path | None = None) -> list[dict]:
+    """Meta records of every finished artifact, with its folder under 'path'."""
+    root = Path(root if root is not None else artifact_root())
+    records = []
+    for meta_file in sorted(root.glob("*/*/meta.json")):
+        meta = json.loads(meta_file.read_text())
+        records.append({**meta, "path": str(meta_file.parent)})
+    return records
+
+
+@dataclass
+class TrainedVAE:
+    model: VAE
+    history: list[dict]
+    config: TrainConfig
+    path: Path
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1]
+
+
+def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root: str | Path | None = None,
+                 progress: bool = True, checkpoint_every: int = 10) -> TrainedVAE:
+    """The trained VAE for `config`: from the store when present, else trained (resuming a
+    checkpoint left by a killed run) and stored. The model is returned on `device`, in eval mode."""
+    from .train import train  # the store is imported by train's callers; keep the import graph one-way
+
+    device = resolve_device(device)
+
+    def create(directory: Path):
+        result = train(config, device=device, checkpoint_path=directory / "checkpoint.pt",
+                       checkpoint_every=checkpoint_every, progress=progress)
+        payload = {"state_dict": result.model.state_dict(), "n_features": result.model.n_features,
+                   "history": result.history}
+        return payload, {"epochs": len(result.history), **{k: v for k, v in result.history[-1].items()}}
+
+    payload, meta, directory = fetch_or_create("vae", config.to_dict(), create, root)
+    (directory / "checkpoint.pt").unlink(missing_ok=True)
+    model = VAE(n_features=payload["n_features"], nz=config.nz, hidden=config.hidden)
+    model.load_state_dict(payload["state_dict"])
+    return TrainedVAE(model=model.to(device).eval(), history=payload["history"], config=config, path=directory)

@@ -1,0 +1,154 @@
+"""Training loop: Adam on the negative ELBO of eq. (13), Methods' learning-rate schedule.
+
+One plain loop. The training split lives on the device and each epoch indexes it
+with a fresh permutation drawn from the run's own `torch.Generator`; the same
+generator draws the reparameterisation noise, so a checkpoint that stores its state
+resumes bit-for-bit (on CPU) where an uninterrupted run would be.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from .config import TrainConfig, learning_rate, resolve_device
+from .data import Dataset, load_dataset
+from .files import atomic_torch_save
+from .model import VAE
+from .objective import elbo_terms
+
+ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
+ADAM_EPS = 1e-8
+METRICS = ("negative_elbo", "reconstruction", "kl")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    model: VAE
+    history: list[dict]      # one record per epoch: lr, train_*, test_* for each of METRICS
+    config: TrainConfig
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast for precision='bf16' (CPU and CUDA); fp32, the reference, otherwise."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def build_model(config: TrainConfig, n_features: int) -> VAE:
+    """Initialise on CPU from the config's seed, so every device starts from the same weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return VAE(n_features=n_features, nz=config.nz, hidden=config.hidden)
+
+
+@torch.no_grad()
+def evaluate(model: VAE, x: torch.Tensor, n_samples: int = 2, seed: int = 0, batch_size: int = 2000,
+             precision: str = "fp32") -> dict[str, float]:
+    """Mean per-example negative ELBO, reconstruction and KL (nats) of x; seeded, so repeatable."""
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    totals = torch.zeros(3, device=x.device, dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    with autocast(x.device, precision):
+        for start in range(0, x.shape[0], batch_size):
+            terms = elbo_terms(model, x[start:start + batch_size], n_samples, generator)
+            totals += torch.stack([terms.negative_elbo.sum(), terms.reconstruction.sum(), terms.kl.sum()]).double()
+    model.train(was_training)
+    return dict(zip(METRICS, (totals / x.shape[0]).tolist()))
+
+
+def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_path: str | Path | None = None,
+          checkpoint_every: int = 10, progress: bool = True,
+          on_epoch_end: Callable[[int, dict], None] | None = None,
+          data: tuple[Dataset, Dataset] | None = None) -> TrainResult:
+    """Train a VAE as `config` says; resume from `checkpoint_path` when it holds a checkpoint.
+
+    A checkpoint (model, optimizer, generator state, config, history) is written atomically
+    every `checkpoint_every` epochs and after the last. `on_epoch_end(epoch, record)` runs after
+    each epoch (0-based), after the checkpoint. `data` = (train, test) skips loading.
+    """
+    device = resolve_device(device)
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed; it must be >= 1")
+    train_set, test_set = data if data is not None else (
+        load_dataset(config.dataset, "train", device, limit=config.train_limit),
+        load_dataset(config.dataset, "test", device))
+    x_train, x_test = train_set.x.to(device), test_set.x.to(device)
+
+    model = build_model(config, x_train.shape[1]).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr_values[0], betas=ADAM_BETAS, eps=ADAM_EPS)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    history: list[dict] = []
+    start_epoch = 0
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if checkpoint_path is not None and checkpoint_path.exists():
+        start_epoch, history = _restore(checkpoint_path, config, model, optimizer, generator)
+
+    n = x_train.shape[0]
+    bar = tqdm(range(start_epoch, config.epochs), initial=start_epoch, total=config.epochs,
+               desc=f"VAE {config.dataset} Nz={config.nz}", unit="epoch", disable=not progress)
+    model.train()
+    for epoch in bar:
+        lr = learning_rate(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        totals = torch.zeros(3, device=device, dtype=torch.float64)
+        order = torch.randperm(n, generator=generator, device=device)
+        for start in range(0, n, config.batch_size):
+            batch = x_train[order[start:start + config.batch_size]]
+            with autocast(device, config.precision):
+                terms = elbo_terms(model, batch, config.n_samples, generator)
+            loss = terms.negative_elbo.mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            # Summed on the device: no host sync per step. The epoch's train metrics are the
+            # running means over its minibatches, as Keras reports them.
+            totals += torch.stack([terms.negative_elbo.sum(), terms.reconstruction.sum(),
+                                   terms.kl.sum()]).detach().double()
+        train_metrics = dict(zip(METRICS, (totals / n).tolist()))
+        if not all(torch.isfinite(torch.tensor(list(train_metrics.values())))):
+            raise TrainingDivergedError(
+                f"training diverged in epoch {epoch + 1} of {config.epochs}: the train loss is "
+                f"{train_metrics['negative_elbo']} (lr={lr}, precision={config.precision}); "
+                "lower the learning rate or train in fp32")
+        test_metrics = evaluate(model, x_test, config.n_samples, seed=config.seed * 100_003 + epoch,
+                                precision=config.precision)
+        record = {"epoch": epoch + 1, "lr": lr,
+                  **{f"train_{k}": v for k, v in train_metrics.items()},
+                  **{f"test_{k}": v for k, v in test_metrics.items()}}
+        history.append(record)
+        bar.set_postfix(train=f"{record['train_negative_elbo']:.2f}", test=f"{record['test_negative_elbo']:.2f}")
+        if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.epochs):
+            _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+    bar.close()
+    model.eval()
+    return TrainResult(model=model, history=history, config=config)
+
+
+def _save(path: Path, config: TrainConfig, epochs_done: int, model, optimizer, generator, history) -> None:
+    atomic_torch_save({"config": config.to_dict(), "epochs_done": epochs_done, "model": model.state_dict(),
+                       "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                       "history": history}, path)
+
+
+def _restore(path: Path, config: TrainConfig, model, optimizer, generator) -> tuple[int, list[dict]]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["config"] != config.to_dict():
+        raise ValueError(f"checkpoint {path} was written for another config; delete it or use its config")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return state["epochs_done"], state["history"]

@@ -1,0 +1,43 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaedyn.config import TrainConfig
+
+
+@pytest.fixture(autouse=True)
+def isolated_artifacts(tmp_path, monkeypatch):
+    """Every test writes artifacts into its own temporary folder."""
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("VAEDYN_ARTIFACTS", str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_config():
+    """A VAE on scikit-learn's 8x8 digits that trains in about a second."""
+    return TrainConfig(dataset="digits", nz=4, hidden=32, epochs=3, batch_size=50, seed=3)
+
+
+def mnist_available() -> bool:
+    root = Path(os.environ.get("VAEDYN_DATA", "data"))
+    return (root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+
+
+requires_mnist = pytest.mark.skipif(
+    not mnist_available(),
+    reason="MNIST .gz files are not under $VAEDYN_DATA/MNIST/raw (run `make data` beside ../shared/data)")
+
+
+def hand_built_vae(weights: dict) -> "torch.nn.Module":
+    """A VAE with n_features = nz = hidden = 1 and the given scalar weights and biases."""
+    from vaedyn.model import VAE
+
+    model = VAE(n_features=1, nz=1, hidden=1)
+    with torch.no_grad():
+        for name, value in weights.items():
+            param = dict(model.named_parameters())[name]
+            param.copy_(torch.as_tensor(value, dtype=param.dtype).reshape(param.shape))
+    return model
