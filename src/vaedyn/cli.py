@@ -29,9 +29,14 @@ def _positive_int(text: str) -> int:
 
 def _probability(text: str) -> float:
     try:
-        return check_probability("p", text)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1]") from None
+    try:
+        return check_probability("p", value)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
 
 
 def _label(text: str) -> int:

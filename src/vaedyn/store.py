@@ -98,6 +98,10 @@ class TrainedVAE:
     def final(self) -> dict:
         return self.history[-1]
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
 
 def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root: str | Path | None = None,
                  progress: bool = True, checkpoint_every: int = 10) -> TrainedVAE:
