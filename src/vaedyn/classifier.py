@@ -36,7 +36,7 @@ class ClassifierCNN(nn.Module):
 
 
 @torch.no_grad()
-def predict_labels(model: ClassifierCNN, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+def predict_labels(model: ClassifierCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Most probable class of each flattened image; any leading shape, e.g. (T+1, trials, D)."""
     model.eval()
     flat = x.reshape(-1, x.shape[-1])

@@ -19,6 +19,9 @@ def _atomic_write(path: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)  # atomic on POSIX: the old file or the new one, never a mix
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
