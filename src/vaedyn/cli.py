@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--out", type=_output_path, default="trajectories.npz", help="output file (default: trajectories.npz)")
 
     commands.add_parser("info", help="list the trained artifacts in $VAEDYN_ARTIFACTS (default ./artifacts)")
+
+    book = commands.add_parser("book", help="execute the book's notebooks with papermill into book/")
+    book.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="budget of every chapter (default: quick)")
+    book.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    book.add_argument("--seed", type=int, default=0, help="seed passed to every chapter (default: 0)")
+    book.add_argument("--out", default="book", help="folder of the executed pages (default: book)")
+    book.add_argument("--results", default=None, help="folder of the results JSON files (default: OUT/results)")
+    book.add_argument("--only", nargs="+", default=None, metavar="CHAPTER",
+                      help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages")
     return parser
 
 
@@ -125,6 +134,17 @@ def main(argv: list[str] | None = None) -> int:
             score = (f"test -ELBO {summary['test_negative_elbo']:.2f} nats" if "test_negative_elbo" in summary
                      else f"test accuracy {summary.get('test_accuracy', float('nan')):.4f}")
             print(f"{record['kind']:<10} {record['key']}  {json.dumps(record['config'], sort_keys=True)}  {score}  {record['path']}")
+        return 0
+
+    if args.command == "book":
+        from .book import build
+
+        try:
+            build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
+                  only=args.only, seed=args.seed)
+        except ConfigError as error:
+            print(f"vaedyn book: error: {error}", file=sys.stderr)
+            return 2
         return 0
 
     trained = _trained(args)

@@ -1,0 +1,144 @@
+"""The claims table: each quantitative claim of the paper, our measured value, and a verdict.
+
+Every verdict follows a rule written here, applied to the results files the chapters write
+(`book/results/<dataset>/<notebook>.json`); nothing in the table is typed by hand. The
+tolerances are fixed before looking at our numbers and apply to every profile alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+REPRODUCED, PARTLY, NOT, MISSING = "reproduced", "partly", "not reproduced", "not measured"
+
+
+def within(ours: float | None, paper: float, reproduced: float, partly: float) -> str:
+    """Verdict for a number: |ours - paper| <= `reproduced` -> reproduced, <= `partly` -> partly."""
+    if ours is None:
+        return NOT
+    gap = abs(ours - paper)
+    return REPRODUCED if gap <= reproduced else PARTLY if gap <= partly else NOT
+
+
+def share(fraction: float | None, reproduced: float = 0.9, partly: float = 0.5) -> str:
+    """Verdict for 'holds for most cases': a fraction of cases (labels, noise levels, trials)."""
+    if fraction is None:
+        return NOT
+    return REPRODUCED if fraction >= reproduced else PARTLY if fraction >= partly else NOT
+
+
+@dataclass(frozen=True)
+class Claim:
+    finding: str                 # what the paper says, in our words
+    figure: str
+    paper: str                   # the paper's value, as it states it
+    dataset: str
+    notebook: str
+    measure: Callable[[dict], float | str | None]    # results values -> our value
+    judge: Callable[[object], str]                   # our value -> verdict
+    rule: str                    # the verdict rule in words
+    unit: str = ""
+
+
+def _fraction_of_labels(values: dict, key: str, threshold: float = 0.5) -> float:
+    """Share of labels for which at least `threshold` of the trajectories meet the criterion."""
+    per_label = values[key]
+    return sum(f >= threshold for f in per_label.values()) / len(per_label)
+
+
+def _stage_order(values: dict) -> str:
+    """The sequence of distinct stages along p for label 6 with swap noise, e.g. 'I-II-III'."""
+    stages = values["swap"]["6"]["stages"]
+    order = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
+    return "-".join(order)
+
+
+def _boundary(values: dict, frm: str, to: str) -> float | None:
+    for boundary in values["swap"]["6"]["boundaries"]:
+        if boundary["from"] == frm and boundary["to"] == to:
+            return boundary["p"]
+    return None
+
+
+def _memory_earliest(values: dict) -> float:
+    """Share of noise levels at which the mean argmin step of the memory distance is the earliest."""
+    steps = values["swap"]["6"]["argmin_step_mean"]
+    earliest = [m <= c and m <= a for m, c, a in zip(steps["memory"], steps["concept"], steps["abstract"])]
+    return sum(earliest) / len(earliest)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Trajectories from noisy images approach the concept vector of their class once, mid-way",
+          "Fig. 3a", "all 10 labels", "mnist", "03_concept_distances",
+          lambda v: _fraction_of_labels(v, "approaching_concept_fraction"), share,
+          "share of labels where >= 50% of trajectories meet the approaching criterion: "
+          ">= 0.9 reproduced, >= 0.5 partly", "of labels"),
+    Claim("They pass closest to the memory vector of their own image early on",
+          "Fig. 3b", "all 10 labels", "mnist", "03_concept_distances",
+          lambda v: _fraction_of_labels(v, "approaching_memory_fraction"), share,
+          "as above, for the memory vector", "of labels"),
+    Claim("Closest level moves from memory (I) to concept (II) to abstract concept (III) as noise grows",
+          "Fig. 4a", "I-II-III", "mnist", "04_hierarchy_stages", _stage_order,
+          lambda order: REPRODUCED if order == "I-II-III" else
+          PARTLY if order in ("I-II", "II-III", "I-III") else NOT,
+          "the stages along p, in order: exactly I-II-III reproduced; two of them in order partly"),
+    Claim("Recall fails (stage III begins) near p = 0.4", "Figs. 4a, 5a", "0.4", "mnist", "04_hierarchy_stages",
+          lambda v: _boundary(v, "II", "III"), lambda p: within(p, 0.4, 0.1, 0.2),
+          "|ours - 0.4| <= 0.1 reproduced, <= 0.2 partly", "p"),
+    Claim("The memory vector is approached earliest, at every noise level", "Fig. 4b", "every p", "mnist",
+          "04_hierarchy_stages", _memory_earliest, lambda f: share(f, 1.0, 0.5),
+          "share of p with the earliest mean argmin at the memory vector: 1.0 reproduced, >= 0.5 partly",
+          "of p values"),
+    Claim("Images from a noisy '6' are classified correctly at every step up to p < 0.4", "Fig. 5a", "0.4",
+          "mnist", "05_classifier_steps", lambda v: v["first_p_wrong_somewhere"]["6"],
+          lambda p: within(p, 0.4, 0.1, 0.2),
+          "first p at which some step's majority label is wrong: |ours - 0.4| <= 0.1 reproduced, <= 0.2 partly", "p"),
+    Claim("A window of steps recovers '6' up to p < 0.7", "Fig. 5a", "0.7", "mnist", "05_classifier_steps",
+          lambda v: v["first_p_without_window"]["6"], lambda p: within(p, 0.7, 0.1, 0.2),
+          "first p without any correct step: |ours - 0.7| <= 0.1 reproduced, <= 0.2 partly", "p"),
+    Claim("Only 14 of 100 latent units are active", "Fig. 7a", "14", "mnist", "06_latent_geometry",
+          lambda v: v["active_units"], lambda n: within(n, 14, 3, 7),
+          "|ours - 14| <= 3 reproduced, <= 7 partly", "units"),
+    Claim("Nine principal components explain 70% of the latent variance", "Fig. 7b", "9", "mnist",
+          "06_latent_geometry", lambda v: v["components_70"], lambda n: within(n, 9, 2, 4),
+          "|ours - 9| <= 2 reproduced, <= 4 partly", "components"),
+    Claim("Fashion-MNIST trajectories approach their concept vectors too", "Supp. D", "qualitatively as MNIST",
+          "fashion_mnist", "03_concept_distances",
+          lambda v: _fraction_of_labels(v, "approaching_concept_fraction"), share,
+          "as Fig. 3a", "of labels"),
+    Claim("Fashion-MNIST shows the three stages", "Supp. D", "qualitatively as MNIST", "fashion_mnist",
+          "04_hierarchy_stages", _stage_order,
+          lambda order: REPRODUCED if order == "I-II-III" else
+          PARTLY if order in ("I-II", "II-III", "I-III") else NOT, "as Fig. 4a"),
+)
+
+
+def claims_table(results: list[dict]) -> list[dict]:
+    """One row per claim: finding, figure, the paper's value, ours (with profile), verdict, rule."""
+    by_page = {(r["dataset"], r["notebook"]): r for r in results}
+    rows = []
+    for claim in CLAIMS:
+        record = by_page.get((claim.dataset, claim.notebook))
+        if record is None:
+            ours, verdict, profile = None, MISSING, "-"
+        else:
+            try:
+                ours = claim.measure(record["values"])
+                verdict = claim.judge(ours)
+            except (KeyError, TypeError, ZeroDivisionError) as error:
+                ours, verdict = None, f"{MISSING} ({type(error).__name__}: {error})"
+            profile = record["profile"]
+        rows.append({"figure": claim.figure, "finding": claim.finding, "dataset": claim.dataset,
+                     "paper": claim.paper, "ours": _format(ours, claim.unit), "profile": profile,
+                     "verdict": verdict, "rule": claim.rule})
+    return rows
+
+
+def _format(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.2f}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip() if unit not in ("p",) else f"p = {text}"

@@ -1,0 +1,197 @@
+"""The book pipeline: sources, the committed record, and a full smoke build rendered in a browser."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import requires_mnist
+from vaedyn import book
+from vaedyn.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAX_RECORD_BYTES = 3 * 1024 * 1024
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def code_sources(path: Path) -> list[str]:
+    """Code cells of a notebook, without the cell papermill injects."""
+    nb = nbformat.read(str(path), as_version=4)
+    return [c.source for c in nb.cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def error_outputs(path: Path) -> list[str]:
+    nb = nbformat.read(str(path), as_version=4)
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_every_chapter_has_a_source():
+    assert {c.notebook for c in book.CHAPTERS} == {p.stem for p in SOURCES}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_sources_are_clean_and_parameterised(source):
+    nb = nbformat.read(str(source), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs from the source"
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    for name in ("profile", "device", "seed", "results_dir"):
+        assert f"{name} =" in code[0].source, f"parameters cell lacks {name}"
+    assert book.RUN_INFO_TAG in code[1].metadata.get("tags", []) and "book.start(" in code[1].source
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("chapter", book.CHAPTERS, ids=lambda c: f"{c.dataset}/{c.notebook}")
+def test_committed_record_is_current(chapter):
+    record = chapter.output(ROOT / "book")
+    assert record.exists(), f"{record} is missing: run `make book`"
+    assert code_sources(record) == code_sources(ROOT / "notebooks" / f"{chapter.notebook}.ipynb"), \
+        f"{record} is stale: its code differs from notebooks/{chapter.notebook}.ipynb; rerun it"
+    assert error_outputs(record) == []
+    assert record.stat().st_size <= MAX_RECORD_BYTES
+    assert "Wall time" in record.read_text(), "the page lacks its wall-time stamp"
+
+
+def test_wall_time_stamp_replaces_the_previous_one(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"duration": 90.0}
+    cell = nbformat.v4.new_code_cell("run = 1", metadata={"tags": [book.RUN_INFO_TAG]})
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), cell]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, str(path))
+    assert book.stamp_wall_time(path) == 90.0
+    book.stamp_wall_time(path)
+    outputs = nbformat.read(str(path), as_version=4).cells[1].outputs
+    assert len(outputs) == 1 and "1.5 min" in outputs[0].data["text/markdown"]
+    nb.cells = nb.cells[:1]
+    nbformat.write(nb, str(path))
+    with pytest.raises(ValueError, match="run-info"):
+        book.stamp_wall_time(path)
+
+
+def test_start_validates_every_parameter(tmp_path):
+    common = dict(notebook="x", results_dir=tmp_path, show=False)
+    with pytest.raises(ConfigError, match="dataset='svhn'"):
+        book.start(dataset="svhn", **common)
+    with pytest.raises(ConfigError, match="p=1.5"):
+        book.start(p_values={"p": 1.5}, **common)
+    with pytest.raises(ConfigError, match="p_grid=-0.2"):
+        book.start(p_values={"p_grid": [0.1, -0.2]}, **common)
+    with pytest.raises(ConfigError, match="trials=0"):
+        book.start(trials={"trials": 0}, **common)
+    with pytest.raises(ConfigError, match="noise='salt'"):
+        book.start(noise="salt", **common)
+    run = book.start(dataset="digits", profile="smoke", device="cpu", **common)
+    path = run.save_results({"a": 1.5})
+    assert json.loads(path.read_text())["values"] == {"a": 1.5} and path.parent.name == "digits"
+
+
+def test_build_rejects_unknown_chapters(tmp_path):
+    with pytest.raises(ConfigError, match="only='99_nothing'"):
+        book.build(profile="smoke", book_dir=tmp_path, only=["99_nothing"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole pipeline in the smoke profile: every notebook through papermill, then Jupyter Book.
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """Execute every chapter (smoke) into a temporary book and render it with Jupyter Book."""
+    if not (Path(os.environ.get("VAEDYN_DATA", "data")) / "MNIST" / "raw").exists():
+        pytest.skip("MNIST files are not under $VAEDYN_DATA: the book needs them")
+    site = tmp_path_factory.mktemp("site")
+    previous = os.environ.get("VAEDYN_ARTIFACTS")
+    os.environ["VAEDYN_ARTIFACTS"] = str(site / "artifacts")
+    try:
+        book.build(profile="smoke", device="cpu", book_dir=site / "book", results_dir=site / "book" / "results",
+                   notebooks_dir=ROOT / "notebooks", cwd=ROOT)
+    finally:
+        if previous is None:
+            os.environ.pop("VAEDYN_ARTIFACTS")
+        else:
+            os.environ["VAEDYN_ARTIFACTS"] = previous
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, site / name)
+    for page in (ROOT / "book").glob("*.md"):
+        shutil.copy(page, site / "book" / page.name)
+    shutil.copy(ROOT / "book" / "references.bib", site / "book" / "references.bib")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(site), "-W", "--keep-going"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return site
+
+
+@requires_mnist
+def test_smoke_pages_execute_without_errors(smoke_book):
+    for chapter in book.CHAPTERS:
+        page = chapter.output(smoke_book / "book")
+        assert page.exists() and error_outputs(page) == []
+    results = book.load_results(smoke_book / "book" / "results")
+    assert {(r["dataset"], r["notebook"]) for r in results} >= {(c.dataset, c.notebook) for c in book.CHAPTERS
+                                                                 if c.notebook not in book.READER_PAGES}
+
+
+@requires_mnist
+def test_bad_papermill_parameters_fail_in_the_first_cells(tmp_path):
+    import papermill
+
+    source = ROOT / "notebooks" / "03_concept_distances.ipynb"
+    for parameters, fragment in (({"dataset": "svhn"}, "dataset='svhn'"), ({"p": 1.5}, "p=1.5"),
+                                 ({"trials": 0}, "trials=0")):
+        output = tmp_path / "bad.ipynb"
+        with pytest.raises(papermill.PapermillExecutionError) as error:
+            papermill.execute_notebook(str(source), str(output), parameters={"profile": "smoke", **parameters},
+                                       kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+        assert fragment in str(error.value)
+        executed = nbformat.read(str(output), as_version=4)
+        failing = [i for i, c in enumerate(c for c in executed.cells if c.cell_type == "code")
+                   if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        assert failing == [2]  # parameters, injected parameters, then the run-info cell
+
+
+@requires_mnist
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser installs it)")
+def test_rendered_pages_in_a_real_browser(smoke_book):
+    from playwright.sync_api import sync_playwright
+
+    html = smoke_book / "_build" / "html"
+    pages = [html / "book" / "intro.html", html / "book" / "methods.html"] + [
+        html / chapter.output(Path("book")).with_suffix(".html") for chapter in book.CHAPTERS]
+    screenshot = ROOT / "_build" / "screenshots" / "03_concept_distances.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(smoke_book / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=flags)
+        page = context.new_page()
+        for target in pages:
+            assert target.exists(), f"{target} was not rendered"
+            response = page.goto(target.as_uri(), wait_until="load")
+            assert response is None or response.ok
+            images = page.eval_on_selector_all("img", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+            broken = [src for src, ok in images if not ok]
+            assert not broken, f"{target.name}: images that did not decode: {broken}"
+            text = page.inner_text("main")
+            assert "{glue" not in text, f"{target.name}: an unresolved glue role"
+            pasted = page.locator(".pasted-text").count()
+            if target.stem in {c.notebook for c in book.CHAPTERS}:
+                assert "Run — profile" in text and "Wall time" in text, f"{target.name}: no run header"
+                assert page.locator("img").count() > 0 or target.stem.startswith("9"), f"{target.name}: no figure"
+                assert pasted > 0, f"{target.name}: no glued number in the text"
+            if target.stem == "01_training":
+                elbo = next(r for r in book.load_results(smoke_book / "book" / "results")
+                            if r["notebook"] == "01_training")["values"]["test_negative_elbo"]
+                assert f"{elbo:.2f}" in text, "the glued test ELBO is not on the training page"
+            if target.stem == "03_concept_distances" and "fashion" not in str(target):
+                page.screenshot(path=str(screenshot), full_page=False)
+        context.close()
+    assert screenshot.stat().st_size > 10_000
