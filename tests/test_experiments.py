@@ -65,3 +65,10 @@ def test_label_map_runs_the_classifier_on_every_step():
     model, images, labels, _ = small_setup()
     result = label_map(model, ClassifierCNN(side=8), images, labels, label=2, p_grid=[0.1, 0.3], trials=5, steps=3)
     assert result.predicted.shape == (2, 4, 5)
+
+
+def test_trials_at_a_noise_level_do_not_depend_on_the_grid():
+    model, images, labels, concepts = small_setup()
+    coarse = hierarchy_sweep(model, concepts, images, label=6, p_grid=[0.0, 0.3], trials=8, steps=4)
+    fine = hierarchy_sweep(model, concepts, images, label=6, p_grid=[0.1, 0.2, 0.3], trials=8, steps=4)
+    assert torch.equal(coarse.min_distance["concept"][1], fine.min_distance["concept"][2])

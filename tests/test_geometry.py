@@ -3,8 +3,8 @@ import torch
 
 from vaedyn.experiments import LabelMap
 from vaedyn.geometry import (captured_variance, correct_at_every_step, correct_step_counts, first_p_not_always_correct,
-                             label_map_rows, largest_p_always_correct, p_with_recovery, principal_plane,
-                             recovery_limit, true_runs)
+                             first_p_without_recovery, label_map_rows, largest_p_always_correct, p_with_recovery,
+                             principal_plane, true_runs)
 
 
 def label_map_from_majorities(majorities, p_grid, label=6):
@@ -26,7 +26,7 @@ def test_label_map_summaries():
     assert largest_p_always_correct(labels) == 0.1
     assert p_with_recovery(labels) == [0.0, 0.1, 0.2, 0.3]
     assert first_p_not_always_correct(labels) == 0.2
-    assert recovery_limit(labels) == 0.4
+    assert first_p_without_recovery(labels) == 0.4
     rows = label_map_rows(labels)
     assert rows[2] == {"p": 0.2, "correct_every_step": False, "window": (2, 2), "correct_steps": 1,
                        "label_first_step": 3, "label_last_step": 0, "correct_fraction_last_step": 0.0}
@@ -38,9 +38,9 @@ def test_largest_p_always_correct_is_none_when_the_smallest_p_fails_and_ignores_
     assert largest_p_always_correct(failing) is None
     assert first_p_not_always_correct(failing) == 0.0
     never = label_map_from_majorities([[0, 0, 0], [1, 1, 1]], p_grid=[0.3, 0.6])
-    assert recovery_limit(never) == 0.3 and p_with_recovery(never) == []
+    assert first_p_without_recovery(never) == 0.3 and p_with_recovery(never) == []
     always = label_map_from_majorities([[6, 6, 6], [0, 6, 0]], p_grid=[0.3, 0.6])
-    assert recovery_limit(always) is None and first_p_not_always_correct(always) == 0.6
+    assert first_p_without_recovery(always) is None and first_p_not_always_correct(always) == 0.6
     unsorted = label_map_from_majorities([[6, 0, 6], [6, 6, 6]], p_grid=[0.5, 0.0])
     assert largest_p_always_correct(unsorted) == 0.0
 

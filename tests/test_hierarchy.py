@@ -3,8 +3,8 @@ import torch
 
 from vaedyn.concepts import ConceptSet, concept_set
 from vaedyn.config import ConfigError
-from vaedyn.experiments import HierarchySweep, distance_study, hierarchy_sweep
-from vaedyn.hierarchy import (argmin_mean, argmin_sem, check_labels, class_mahalanobis, cluster_radius, endpoints,
+from vaedyn.experiments import HierarchySweep, distance_study, hierarchy_sweep, seed_for
+from vaedyn.hierarchy import (argmin_mean, argmin_sem, check_labels, check_p_grid, receding, stage_spans, unresolved, class_mahalanobis, cluster_radius, endpoints,
                               mean_curve_approaches, mean_curve_minimum, memory_earliest, stage_onsets,
                               stages_in_order, trend, verdict)
 from vaedyn.inference import noisy_starts, repeated_inference
@@ -36,6 +36,14 @@ def test_check_labels_accepts_class_indices_and_names_bad_ones():
     for bad in ([10], [-1], [], [1.0], [True]):
         with pytest.raises(ConfigError, match="labels="):
             check_labels(bad)
+
+
+def test_check_p_grid():
+    assert check_p_grid(None) is None
+    assert check_p_grid([0, 0.5, 1]) == [0.0, 0.5, 1.0]
+    for bad in ([0.2], [0.5, 0.2], [0.1, 1.5], "0.1", [0.1, 0.1]):
+        with pytest.raises(ConfigError, match="p_grid="):
+            check_p_grid(bad)
 
 
 def test_verdict_counts():
@@ -95,6 +103,27 @@ def test_stage_onsets_and_order():
     assert stage_onsets(only_one) == {"I": 0.0, "II": None, "III": None}
 
 
+def test_stage_spans_cover_the_grid_with_runs_of_equal_stage():
+    sweep = sweep_of(memory=[0.1, 0.5, 2.0, 3.0, 3.0], concept=[1.0, 0.4, 0.5, 2.0, 2.5],
+                     abstract=[2.0, 2.0, 1.5, 1.0, 0.5])   # p = 0, 0.1, ..., 0.4; stages I II II III III
+    spans = stage_spans(sweep)
+    assert [s["stage"] for s in spans] == ["I", "II", "III"]
+    assert [round(s["p_lo"], 6) for s in spans] == [-0.05, 0.05, 0.25]
+    assert [round(s["p_hi"], 6) for s in spans] == [0.05, 0.25, 0.45]
+
+
+def test_unresolved_marks_near_ties_of_the_two_closest_levels():
+    sweep = HierarchySweep(
+        p_grid=[0.0, 0.5],
+        min_distance={"memory": torch.tensor([[0.0, 0.2], [5.0, 5.2]]),       # means 0.1 and 5.1
+                      "concept": torch.tensor([[1.0, 1.2], [3.0, 3.4]]),      # means 1.1 and 3.2
+                      "abstract": torch.tensor([[2.0, 2.2], [3.1, 3.5]])},    # means 2.1 and 3.3
+        argmin_step={k: torch.zeros(2, 2, dtype=torch.long) for k in ("memory", "concept", "abstract")})
+    # p = 0: memory leads concept by 1.0, SEMs 0.1 -> resolved; p = 0.5: concept leads abstract by 0.1, SEMs 0.2
+    assert unresolved(sweep) == [False, True]
+    assert unresolved(sweep, k_sem=0.1) == [False, False]
+
+
 def test_argmin_summaries_and_memory_earliest():
     steps = {"memory": torch.tensor([[0, 0], [2, 4], [9, 9]]),
              "concept": torch.tensor([[5, 5], [3, 3], [8, 8]]),
@@ -103,6 +132,8 @@ def test_argmin_summaries_and_memory_earliest():
     assert argmin_mean(sweep, "memory").tolist() == [0.0, 3.0, 9.0]
     assert argmin_sem(sweep, "memory")[1].item() == pytest.approx(2 ** 0.5 / 2 ** 0.5)
     assert memory_earliest(sweep) == [True, True, False]
+    assert receding(sweep) == [False, False, False]
+    assert receding(sweep, below=9.5) == [True, True, False]
 
 
 def test_trend_of_rising_flat_and_falling_values():
@@ -121,8 +152,8 @@ def test_endpoints_shapes_and_zero_noise_matches_the_sweep_trials():
     assert ends.class_spread > 0 and (ends.relative_spread() >= 0).all()
     assert ends.true_fraction().shape == (2,) and len(ends.majority()) == 2
     assert ends.centre_distances().shape == (2, 2)
-    # The k-th p uses seed + k, as hierarchy_sweep does, so both see the same trials.
-    starts = noisy_starts(images, labels, 6, 8, 0.5, "swap", seed=2 + 1)
+    # Each p uses seed_for(seed, p), as hierarchy_sweep does, so both see the same trials.
+    starts = noisy_starts(images, labels, 6, 8, 0.5, "swap", seed=seed_for(2, 0.5))
     end = repeated_inference(model, starts.x0, 4).z[-1]
     assert torch.allclose(ends.centres[1], end.mean(dim=0))
     sweep = hierarchy_sweep(model, concepts, images, label=6, p_grid=[0.0, 0.5], trials=8, steps=4, seed=2)

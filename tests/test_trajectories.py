@@ -4,8 +4,9 @@ import torch
 
 from vaedyn.config import ConfigError
 from vaedyn.dynamics import windowed_pca
-from vaedyn.trajectories import (Embedding, branching_curve, check_schedule, embed_over_time, gaussian_silhouette,
-                                 label_counts, label_fractions, project, snapshot_times, split_in_two)
+from vaedyn.trajectories import (TwoGroups, Valley, branching_curve, check_schedule, embed_over_time, label_counts,
+                                 label_fractions, project, reference_clouds, settling_step, snapshot_times, split_in_two,
+                                 valley, valley_occupancy)
 
 
 def two_blobs(n=60, nz=5, gap=6.0, seed=0):
@@ -64,16 +65,32 @@ def test_split_in_two_finds_the_blobs_and_orders_by_size():
 
 def test_branching_curve_separates_one_blob_from_two():
     z = two_blobs()
-    curve = branching_curve(embed_over_time(z, [0, 1], window=1), draws=3)
+    curve = branching_curve(embed_over_time(z, [0, 1], window=1), draws=5)
     assert curve.times == [0, 1]
-    assert abs(curve.excess[0]) < 0.1           # one Gaussian blob: no better than its Gaussian twin
-    assert curve.excess[1] > 0.2                # two blobs stand out
-    assert curve.at(1)[0] == pytest.approx(curve.silhouette[1])
+    assert curve.ratio[0] > 0.6                 # one Gaussian blob: the strip is as full as in its Gaussian twin
+    assert curve.ratio[1] < 0.1                 # two blobs: the strip between them is empty
+    assert curve.at(1).ratio == pytest.approx(curve.ratio[1])
+    assert curve.at(0).classify() == "one cloud" and curve.at(1).classify() == "two clusters"
+    assert curve.first_split(0.5) == 1 and curve.first_split(0.0) is None
+    assert (curve.low <= curve.ratio).all() and (curve.ratio <= curve.high).all()
+    assert curve.silhouette[1] > curve.silhouette[0]
 
 
-def test_gaussian_silhouette_of_a_round_cloud():
-    points = torch.as_tensor(np.random.default_rng(0).normal(size=(400, 2)))
-    assert 0.3 < gaussian_silhouette(points, draws=3) < 0.5
+def test_valley_ratio_orders_clouds_as_the_docstring_says():
+    ratio = {name: valley(x).ratio for name, x in reference_clouds().items()}
+    assert ratio["one blob"] == pytest.approx(1.0, abs=0.25)
+    assert 0.5 < ratio["arc"] < 0.85
+    assert 0.2 < ratio["touching"] < 0.5
+    assert ratio["apart"] < 0.1
+
+
+def test_valley_occupancy_counts_the_middle_strip():
+    points = torch.tensor([[0.0, 0.0], [0.0, 1.0], [5.0, 0.0], [10.0, 0.0], [10.0, 1.0]], dtype=torch.float64)
+    # centres at x = 0 and x = 10: the default strip, |x - 5| <= 1, holds only the point at x = 5
+    centres = torch.tensor([[0.0, 0.5], [10.0, 0.5]], dtype=torch.float64)
+    fixed = TwoGroups(labels=torch.tensor([0, 0, 0, 1, 1]), centres=centres, silhouette=0.0)
+    assert valley_occupancy(points, fixed) == pytest.approx(1 / 5)
+    assert valley_occupancy(points, fixed, half_width=0.6) == pytest.approx(1.0)
 
 
 def test_label_counts_and_fractions():
@@ -83,3 +100,40 @@ def test_label_counts_and_fractions():
     assert label_counts(predicted, groups).sum().item() == 6
     assert label_counts(predicted, groups)[1, 4].item() == 2
     assert torch.allclose(label_fractions(predicted, groups, label=1), torch.tensor([2 / 3, 1 / 3]))
+
+
+def test_image_slant_of_lines():
+    from vaedyn.trajectories import image_slant
+
+    side = 9
+    upright, forward, backward = (torch.zeros(side, side) for _ in range(3))
+    for r in range(side):
+        upright[r, 4] = 1.0
+        forward[r, side - 1 - r] = 1.0      # '/': the top row is furthest right
+        backward[r, r] = 1.0                # '\'
+    slant = image_slant(torch.stack([upright, forward, backward, torch.zeros(side, side)]).reshape(4, -1), side)
+    assert torch.allclose(slant, torch.tensor([0.0, 1.0, -1.0, 0.0]), atol=1e-6)
+
+
+def test_valley_interval_and_classes():
+    few = Valley(count=3, n=300, gaussian=0.12, silhouette=0.0)     # 1 % in the strip: clearly two clusters
+    full = Valley(count=36, n=300, gaussian=0.12, silhouette=0.0)   # as full as a Gaussian: one cloud
+    borderline = Valley(count=18, n=300, gaussian=0.12, silhouette=0.0)
+    low, high = few.interval()
+    assert low < few.ratio < high and high < 0.5
+    assert few.classify() == "two clusters" and full.classify() == "one cloud"
+    assert borderline.ratio == pytest.approx(0.5) and borderline.classify() == "undecided"
+    # more confidence, wider interval
+    assert borderline.interval(0.99)[0] < borderline.interval(0.9)[0]
+
+
+def test_settling_step():
+    assert settling_step([0.0, 0.5, 0.85, 0.95, 1.0, 0.9]) == 3
+    assert settling_step([1.0, 1.0, 1.0]) == 0
+
+
+def test_centered_embedding_explains_variance():
+    z = two_blobs()
+    centred = embed_over_time(z, [1], window=1, centered=True)
+    # two blobs along one latent unit: the first centred component carries most of the variance
+    assert centred.explained[0, 0] > 0.8

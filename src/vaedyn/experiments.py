@@ -19,6 +19,12 @@ LEVELS = ("memory", "concept", "abstract")   # the hierarchy of Fig. 4, fine to 
 STAGES = {"memory": "I", "concept": "II", "abstract": "III"}
 
 
+def seed_for(seed: int, p: float) -> int:
+    """Seed of the trials at noise fraction p: a function of p itself, not of its place in a grid,
+    so the same p gets the same images and noise whatever grid it belongs to."""
+    return seed * 1_000_003 + round(float(p) * 1_000_000)
+
+
 def sem(values: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """Standard error of the mean along `dim` (sample standard deviation / sqrt(n))."""
     return values.std(dim=dim) / values.shape[dim] ** 0.5
@@ -82,8 +88,8 @@ def hierarchy_sweep(model: VAE, concepts: ConceptSet, images: torch.Tensor, labe
     """Fig. 4a/4b: min_t ||z(t) - xi|| (eq. 9) for xi = memory, concept and abstract concept, over p."""
     minima = {level: [] for level in LEVELS}
     steps_at = {level: [] for level in LEVELS}
-    for k, p in enumerate(p_grid):
-        starts = noisy_starts(images, concepts.labels, label, trials, p, noise, seed + k)
+    for p in p_grid:
+        starts = noisy_starts(images, concepts.labels, label, trials, p, noise, seed_for(seed, p))
         z = repeated_inference(model, starts.x0, steps).z
         targets = {"memory": concepts.memory[starts.indices], "concept": concepts.concepts[label],
                    "abstract": concepts.abstract}
@@ -128,8 +134,8 @@ def label_map(model: VAE, classifier: torch.nn.Module, images: torch.Tensor, lab
     from .classifier import predict_labels
 
     predicted = []
-    for k, p in enumerate(p_grid):
-        starts = noisy_starts(images, labels, label, trials, p, noise, seed + k)
+    for p in p_grid:
+        starts = noisy_starts(images, labels, label, trials, p, noise, seed_for(seed, p))
         x = repeated_inference(model, starts.x0, steps, record_x=True).x
         predicted.append(predict_labels(classifier, x))
     return LabelMap(p_grid=[float(p) for p in p_grid], label=label, predicted=torch.stack(predicted))

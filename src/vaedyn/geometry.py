@@ -3,9 +3,10 @@ latent space (Fig. 6).
 
 `label_map_rows` turns a `LabelMap` into one row per noise fraction (does the majority stay
 correct, where is the true label recovered, what is the label at the first and last step), and
-`largest_p_always_correct` / `p_with_recovery` reduce it to the numbers a chapter compares with
-the paper. `principal_plane` finds the two leading principal directions of a set of latent
-vectors, so memory vectors, concept vectors and trajectories can be drawn in one plane.
+`largest_p_always_correct`, `first_p_not_always_correct` and `first_p_without_recovery` reduce
+it to the numbers a chapter compares with the paper. `principal_plane` finds the two leading
+principal directions of a set of latent vectors, so memory vectors, concept vectors and
+trajectories can be drawn in one plane.
 """
 from __future__ import annotations
 
@@ -47,14 +48,13 @@ def first_p_not_always_correct(labels: LabelMap) -> float | None:
     return next((p for p, good in sorted(zip(labels.p_grid, ok)) if not good), None)
 
 
-def recovery_limit(labels: LabelMap) -> float | None:
-    """The smallest grid p above every p at which the true label is recovered at some step t >= 1.
+def first_p_without_recovery(labels: LabelMap) -> float | None:
+    """The smallest grid p at which no step t >= 1 has the true label as its majority; None if every p has one.
 
-    None when the last grid p still has a recovered step. When no p has one, the smallest grid p.
+    The same reading as the claims page (`vaedyn.claims`): the first noise level with no window of recovery.
     """
-    recovered = p_with_recovery(labels)
-    beyond = [p for p in labels.p_grid if not recovered or p > max(recovered)]
-    return min(beyond) if beyond else None
+    found = [p for k, p in enumerate(labels.p_grid) if labels.recovery_window(k) is None]
+    return min(found) if found else None
 
 
 def p_with_recovery(labels: LabelMap) -> list[float]:

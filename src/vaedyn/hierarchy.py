@@ -20,9 +20,9 @@ import torch
 from scipy.stats import spearmanr
 
 from .concepts import ConceptSet
-from .config import ConfigError
+from .config import ConfigError, check_probability
 from .dynamics import distance_over_time, is_approaching, mahalanobis_over_time
-from .experiments import LEVELS, HierarchySweep, sem
+from .experiments import LEVELS, HierarchySweep, seed_for, sem
 from .inference import noisy_starts, repeated_inference
 from .model import VAE
 
@@ -38,6 +38,18 @@ def check_labels(labels, n_classes: int = 10) -> list[int]:
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < n_classes:
             raise ConfigError(f"labels={labels!r} is not allowed; each label must be an integer in [0, {n_classes - 1}]")
     return list(values)
+
+
+def check_p_grid(p_grid) -> list[float] | None:
+    """Validate a grid of noise fractions: None (use the profile's), or >= 2 increasing values in [0, 1]."""
+    if p_grid is None:
+        return None
+    if not isinstance(p_grid, (list, tuple)) or len(p_grid) < 2:
+        raise ConfigError(f"p_grid={p_grid!r} is not allowed; give a list of at least two noise fractions")
+    values = [check_probability("p_grid", p) for p in p_grid]
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ConfigError(f"p_grid={p_grid!r} is not allowed; the values must increase")
+    return values
 
 
 def verdict(passed: int, total: int) -> str:
@@ -102,10 +114,37 @@ def stage_onsets(sweep: HierarchySweep) -> dict[str, float | None]:
     return {stage: next((p for p, s in zip(sweep.p_grid, stages) if s == stage), None) for stage in STAGE_ORDER}
 
 
+def unresolved(sweep: HierarchySweep, k_sem: float = 2.0) -> list[bool]:
+    """Per p: are the two closest levels within `k_sem` combined standard errors of each other? Then the
+    stage at that p is a near tie that the trial count does not resolve."""
+    means = torch.stack([sweep.mean(level) for level in LEVELS])          # (3, len(p_grid))
+    errors = torch.stack([sweep.sem(level) for level in LEVELS])
+    order = means.argsort(dim=0)
+    first, second = order[0], order[1]
+    columns = torch.arange(means.shape[1])
+    gap = means[second, columns] - means[first, columns]
+    combined = (errors[first, columns] ** 2 + errors[second, columns] ** 2).sqrt()
+    return (gap < k_sem * combined).tolist()
+
+
 def stages_in_order(sweep: HierarchySweep) -> bool:
     """Whether the stages never step back along the grid (I before II before III; stages may be skipped)."""
     ranks = [STAGE_ORDER.index(s) for s in sweep.stages()]
     return all(a <= b for a, b in zip(ranks, ranks[1:]))
+
+
+def stage_spans(sweep: HierarchySweep) -> list[dict]:
+    """Runs of equal stage along the grid as intervals of p, for shading a plot: each run reaches halfway
+    to the neighbouring grid points (half a gap beyond the first and last points)."""
+    p, stages = sweep.p_grid, sweep.stages()
+    edges = [p[0] - (p[1] - p[0]) / 2] + [(a + b) / 2 for a, b in zip(p, p[1:])] + [p[-1] + (p[-1] - p[-2]) / 2]
+    spans = []
+    for i, stage in enumerate(stages):
+        if spans and spans[-1]["stage"] == stage:
+            spans[-1]["p_hi"] = edges[i + 1]
+        else:
+            spans.append({"stage": stage, "p_lo": edges[i], "p_hi": edges[i + 1]})
+    return spans
 
 
 def argmin_mean(sweep: HierarchySweep, level: str) -> torch.Tensor:
@@ -123,6 +162,13 @@ def memory_earliest(sweep: HierarchySweep) -> list[bool]:
     memory = argmin_mean(sweep, "memory")
     others = torch.stack([argmin_mean(sweep, level) for level in LEVELS if level != "memory"])
     return (memory <= others.min(dim=0).values).tolist()
+
+
+def receding(sweep: HierarchySweep, below: float = 1.0) -> list[bool]:
+    """Per p: is the mean argmin step of every level below `below` (default one step)? Then the trajectories
+    get no closer to any reference vector than they start, and the stage only says which one z(0) is nearest."""
+    means = torch.stack([argmin_mean(sweep, level) for level in LEVELS])
+    return (means < below).all(dim=0).tolist()
 
 
 @dataclass
@@ -178,11 +224,11 @@ class Endpoints:
 
 def endpoints(model: VAE, concepts: ConceptSet, images: torch.Tensor, label: int, p_grid, trials: int, steps: int,
               noise: str = "swap", seed: int = 0) -> Endpoints:
-    """z(T) of the trials that `experiments.hierarchy_sweep` runs with the same arguments (seed + k for the
-    k-th p), summarised: their spread, their last step, and the nearest concept vector."""
+    """z(T) of the trials that `experiments.hierarchy_sweep` runs with the same arguments (the same
+    `seed_for(seed, p)` per p), summarised: their spread, their last step, and the nearest concept vector."""
     spread, last_move, nearest, centres = [], [], [], []
-    for k, p in enumerate(p_grid):
-        starts = noisy_starts(images, concepts.labels, label, trials, p, noise, seed + k)
+    for p in p_grid:
+        starts = noisy_starts(images, concepts.labels, label, trials, p, noise, seed_for(seed, p))
         z = repeated_inference(model, starts.x0, steps).z
         end = z[-1]
         centre = end.mean(dim=0)

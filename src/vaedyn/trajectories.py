@@ -8,9 +8,12 @@ module adds what a chapter needs around that embedding:
   aligned to the previous step so that a movie does not mirror from frame to frame;
 - `project`: other latent vectors (concept vectors) in the same 2-D coordinates;
 - `split_in_two`: k-means with k = 2 on the embedded cloud, the split Supp. B looks at;
-- `gaussian_silhouette`, `branching_curve`: how clearly the cloud falls into two groups at each
-  step, against what one Gaussian cloud of the same mean and covariance would give;
-- `label_fractions`, `label_counts`: classifier labels of the generated images per group.
+- `valley`, `branching_curve`, `reference_clouds`: whether the space between the two groups is
+  emptier than in one Gaussian cloud of the same mean and covariance, i.e. whether the cloud has
+  branched, with a confidence interval and test clouds that calibrate the measure;
+- `settling_step`: when a curve (e.g. the variance share of the leading components) has risen;
+- `label_fractions`, `label_counts`: classifier labels of the generated images per group;
+- `image_slant`: how much generated digits lean, to see what separates two groups of one class.
 
 Trajectories are tensors z of shape (T+1, trials, N_z), as `repeated_inference` returns them.
 """
@@ -20,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import binomtest
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 from .config import ConfigError
 from .dynamics import windowed_pca
@@ -67,20 +72,22 @@ class Embedding:
 
 
 def embed_over_time(z: torch.Tensor, times, window: int, n_components: int = 2,
-                    align_signs: bool = False) -> Embedding:
+                    align_signs: bool = False, centered: bool = False) -> Embedding:
     """Embed z(t) of every trial at each step in `times` with eqs. (3)-(4), uncentred as in the paper.
 
     An eigenvector is defined up to its sign; `windowed_pca` fixes the sign by the largest entry.
     With `align_signs=True`, each eigenvector is instead flipped, when needed, to have a positive
     dot product with the same eigenvector at the previous listed step, so that consecutive
     frames of a movie are not mirror images of each other. Only signs change, never the axes.
+    `centered=True` subtracts the window mean first (ordinary PCA; not the paper's embedding),
+    which makes `explained` the share of the window's variance in the leading components.
     """
     times = [int(t) for t in times]
     if not times:
         raise ValueError("times is empty; give at least one step")
     points, components, explained = [], [], []
     for t in times:
-        pca = windowed_pca(z, t, window, n_components=n_components)
+        pca = windowed_pca(z, t, window, n_components=n_components, centered=centered)
         q, projection = pca.components, pca.projection
         if align_signs and components:
             signs = torch.sign((components[-1] * q).sum(dim=0))
@@ -112,7 +119,10 @@ class TwoGroups:
 
 
 def _kmeans_two(points: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    km = KMeans(n_clusters=2, n_init=10, random_state=seed).fit(points)
+    # One thread: for a few hundred 2-D points the thread pool's start-up costs far more than the
+    # arithmetic (25x slower on a busy 2-core machine), and the curve runs k-means hundreds of times.
+    with threadpool_limits(limits=1):
+        km = KMeans(n_clusters=2, n_init=10, random_state=seed).fit(points)
     labels = km.labels_
     score = float(silhouette_score(points, labels)) if len(np.unique(labels)) == 2 else 0.0
     return labels, km.cluster_centers_, score
@@ -136,46 +146,147 @@ def split_in_two(points: torch.Tensor, seed: int = 0) -> TwoGroups:
                      centres=torch.as_tensor(centres, dtype=points.dtype), silhouette=score)
 
 
-def gaussian_silhouette(points: torch.Tensor, seed: int = 0, draws: int = 5) -> float:
-    """Silhouette of a k = 2 k-means split of one Gaussian cloud shaped like `points`.
+def _valley_occupancy(points: np.ndarray, centres: np.ndarray, half_width: float) -> float:
+    axis = centres[1] - centres[0]
+    length = float(np.linalg.norm(axis))
+    if length == 0.0:
+        return 1.0
+    offset = (points - centres.mean(axis=0)) @ (axis / length)
+    return float(np.mean(np.abs(offset) <= half_width * length))
 
-    Draws `draws` samples of the same size from the normal distribution with the sample mean
-    and covariance of `points` and returns the mean silhouette of their k-means splits. k-means
-    cuts even a single blob in two with a silhouette well above zero (about 0.4 for a round one,
-    more for an elongated one), so this is the value to beat before calling a cloud two clusters.
+
+def valley_occupancy(points: torch.Tensor, groups: TwoGroups, half_width: float = 0.1) -> float:
+    """Fraction of the points in the strip between two groups.
+
+    The strip is centred on the midpoint of the two group centres, perpendicular to the line
+    joining them, and extends `half_width` times the centre distance to either side (by default
+    the middle fifth of the way from one centre to the other).
+    """
+    return _valley_occupancy(points.detach().cpu().double().numpy(), groups.centres.cpu().double().numpy(), half_width)
+
+
+VALLEY_CLASSES = ("two clusters", "one cloud", "undecided")
+
+
+@dataclass
+class Valley:
+    """How empty the strip between the two k-means groups is, against one Gaussian cloud."""
+
+    count: int                  # runs in the strip
+    n: int                      # runs in all
+    gaussian: float             # fraction in the strip for Gaussian clouds of the same mean and covariance
+    silhouette: float           # silhouette coefficient of the k-means split (for reference)
+
+    @property
+    def occupancy(self) -> float:
+        """Fraction of the runs in the strip."""
+        return self.count / self.n
+
+    @property
+    def ratio(self) -> float:
+        """occupancy / gaussian: about 1 for one blob, near 0 when two groups have empty space between them."""
+        return self.occupancy / self.gaussian
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Confidence interval of the ratio: Wilson's interval of the binomial count in the strip,
+        divided by the Gaussian fraction (whose own error, from 10 draws of n points, is ignored)."""
+        ci = binomtest(self.count, self.n).proportion_ci(confidence_level=confidence, method="wilson")
+        return float(ci.low) / self.gaussian, float(ci.high) / self.gaussian
+
+    def classify(self, threshold: float = 0.5, confidence: float = 0.95) -> str:
+        """'two clusters' when the whole interval lies below `threshold`, 'one cloud' when it lies at
+        or above it, 'undecided' when it straddles it."""
+        low, high = self.interval(confidence)
+        return "two clusters" if high < threshold else "one cloud" if low >= threshold else "undecided"
+
+
+def valley(points: torch.Tensor, seed: int = 0, draws: int = 10, half_width: float = 0.1) -> Valley:
+    """Split `points` (n, 2) with `split_in_two` and compare the strip between the groups with a null.
+
+    k-means cuts any cloud in two, so the split alone says nothing about clusters. What tells
+    two clusters from one cloud is whether the region between the groups is emptier than it
+    would be in a single cloud. The null: `draws` samples of the same size from the normal
+    distribution with the sample mean and covariance of `points`, each split and measured the
+    same way (about 12 % of a Gaussian sample lies in the default strip, whatever its shape).
+    On `reference_clouds()` the ratio is about 1.0 for one Gaussian blob, 0.7 for a thin arc,
+    0.45 for two unit-variance blobs 3.5 apart and 0.03 for two blobs 6 apart.
     """
     values = points.detach().cpu().double().numpy()
+    groups = split_in_two(points, seed)
+    occupancy = _valley_occupancy(values, groups.centres.cpu().double().numpy(), half_width)
+    count = int(round(occupancy * values.shape[0]))
     rng = np.random.default_rng(seed)
     mean, cov = values.mean(axis=0), np.cov(values, rowvar=False)
-    scores = [_kmeans_two(rng.multivariate_normal(mean, cov, size=values.shape[0]), seed)[2]
-              for _ in range(draws)]
-    return float(np.mean(scores))
+    nulls = []
+    for _ in range(draws):
+        sample = rng.multivariate_normal(mean, cov, size=values.shape[0])
+        _, centres, _ = _kmeans_two(sample, seed)
+        nulls.append(_valley_occupancy(sample, centres, half_width))
+    return Valley(count=count, n=values.shape[0], gaussian=float(np.mean(nulls)), silhouette=groups.silhouette)
+
+
+def reference_clouds(n: int = 300, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Four 2-D test clouds of n points that calibrate `valley`: one elongated Gaussian ('one blob'),
+    a thin half-circle ('arc'), two unit-variance blobs 3.5 apart ('touching') and 6 apart ('apart')."""
+    rng = np.random.default_rng(seed)
+    angle = rng.uniform(0, np.pi, n)
+    half = n // 2
+    clouds = {"one blob": rng.normal(size=(n, 2)) * [3, 1],
+              "arc": np.c_[np.cos(angle), np.sin(angle)] * 3 + rng.normal(size=(n, 2)) * 0.1,
+              "touching": np.r_[rng.normal(size=(half, 2)), rng.normal(size=(n - half, 2)) + [3.5, 0]],
+              "apart": np.r_[rng.normal(size=(half, 2)), rng.normal(size=(n - half, 2)) + [6, 0]]}
+    return {name: torch.as_tensor(x) for name, x in clouds.items()}
 
 
 @dataclass
 class BranchingCurve:
-    """Per step: the silhouette of the k = 2 split of the embedded cloud and of its Gaussian twin."""
+    """Per step: the valley of the embedded cloud (ratio, interval) and the silhouette of its k = 2 split."""
 
     times: list[int]
-    silhouette: np.ndarray      # (len(times),)
-    gaussian: np.ndarray        # (len(times),)
+    valleys: list[Valley]
+    confidence: float = 0.95
 
     @property
-    def excess(self) -> np.ndarray:
-        """Silhouette above that of one Gaussian cloud of the same shape: > 0 when two groups stand out."""
-        return self.silhouette - self.gaussian
+    def ratio(self) -> np.ndarray:
+        return np.array([v.ratio for v in self.valleys])
 
-    def at(self, t: int) -> tuple[float, float]:
-        """(silhouette, gaussian) at step t."""
-        k = self.times.index(t)
-        return float(self.silhouette[k]), float(self.gaussian[k])
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([v.interval(self.confidence)[0] for v in self.valleys])
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([v.interval(self.confidence)[1] for v in self.valleys])
+
+    @property
+    def silhouette(self) -> np.ndarray:
+        return np.array([v.silhouette for v in self.valleys])
+
+    def at(self, t: int) -> Valley:
+        """The valley at step t."""
+        return self.valleys[self.times.index(t)]
+
+    def first_split(self, threshold: float = 0.5) -> int | None:
+        """The first step classified 'two clusters' (whole interval below `threshold`), or None."""
+        for t, v in zip(self.times, self.valleys):
+            if v.classify(threshold, self.confidence) == "two clusters":
+                return int(t)
+        return None
 
 
-def branching_curve(embedding: Embedding, seed: int = 0, draws: int = 5) -> BranchingCurve:
-    """`split_in_two` and `gaussian_silhouette` at every step of an embedding."""
-    silhouette = [split_in_two(points, seed).silhouette for points in embedding.points]
-    gaussian = [gaussian_silhouette(points, seed, draws) for points in embedding.points]
-    return BranchingCurve(times=list(embedding.times), silhouette=np.array(silhouette), gaussian=np.array(gaussian))
+def branching_curve(embedding: Embedding, seed: int = 0, draws: int = 10, half_width: float = 0.1,
+                    confidence: float = 0.95) -> BranchingCurve:
+    """`valley` at every step of an embedding."""
+    return BranchingCurve(times=list(embedding.times),
+                          valleys=[valley(points, seed, draws, half_width) for points in embedding.points],
+                          confidence=confidence)
+
+
+def settling_step(values, fraction: float = 0.9) -> int:
+    """First index at which a curve has covered `fraction` of its rise from values[0] to its maximum."""
+    values = np.asarray(values, dtype=float)
+    target = values[0] + fraction * (values.max() - values[0])
+    return int(np.argmax(values >= target))
 
 
 def label_counts(predicted: torch.Tensor, groups: torch.Tensor, n_classes: int = 10, n_groups: int = 2) -> torch.Tensor:
@@ -192,3 +303,24 @@ def label_fractions(predicted: torch.Tensor, groups: torch.Tensor, label: int, n
     hits = torch.zeros(n_groups).index_add_(0, groups, (predicted == label).float())
     sizes = torch.bincount(groups, minlength=n_groups).float()
     return hits / sizes
+
+
+def image_slant(images: torch.Tensor, side: int) -> torch.Tensor:
+    """Slant of flattened images (..., side*side): horizontal shift per row, positive for '/'.
+
+    From the intensity-weighted second moments about the centroid, -mu_11 / mu_02 with rows
+    counted downwards, the shear used to deskew MNIST digits. It tells two groups of the same
+    class apart by how they lean (0: upright; 0.5: the top sits half a row further right per row).
+    Blank images give 0.
+    """
+    grid = images.reshape(*images.shape[:-1], side, side).double().clamp(min=0)
+    rows = torch.arange(side, dtype=torch.float64, device=images.device).view(side, 1)
+    cols = torch.arange(side, dtype=torch.float64, device=images.device).view(1, side)
+    mass = grid.sum(dim=(-2, -1)).clamp(min=1e-12)
+    r0 = (grid * rows).sum(dim=(-2, -1)) / mass
+    c0 = (grid * cols).sum(dim=(-2, -1)) / mass
+    dr = rows - r0[..., None, None]
+    dc = cols - c0[..., None, None]
+    mu11 = (grid * dr * dc).sum(dim=(-2, -1))
+    mu02 = (grid * dr * dr).sum(dim=(-2, -1))
+    return torch.where(mu02 > 1e-12, -mu11 / mu02.clamp(min=1e-12), torch.zeros_like(mu02)).to(images.dtype)

@@ -1,0 +1,48 @@
+from vaedyn.claims import MISSING, NOT, PARTLY, REPRODUCED, claims_table, share, within
+
+
+def test_tolerance_rules():
+    assert within(0.45, 0.4, 0.1, 0.2) == REPRODUCED
+    assert within(0.55, 0.4, 0.1, 0.2) == PARTLY
+    assert within(0.75, 0.4, 0.1, 0.2) == NOT
+    assert within(None, 0.4, 0.1, 0.2) == NOT
+    assert share(0.95) == REPRODUCED and share(0.6) == PARTLY and share(0.2) == NOT
+
+
+def record(notebook, values, dataset="mnist"):
+    return {"notebook": notebook, "dataset": dataset, "profile": "smoke", "values": values}
+
+
+def sweep(stages, boundaries, memory_steps):
+    return {"stages": stages, "boundaries": boundaries,
+            "argmin_step_mean": {"memory": memory_steps, "concept": [5, 5, 5], "abstract": [9, 9, 9]}}
+
+
+def test_table_judges_each_claim_from_the_results():
+    results = [
+        record("03_concept_distances", {"approaching_fraction_concept": [0.9] * 9 + [0.1],
+                                        "approaching_fraction_memory": [0.2] * 10}),
+        record("04_hierarchy_stages", {"sweeps": {"swap": {"6": sweep(
+            ["I", "II", "III"], [{"from": "I", "to": "II", "p": 0.15}, {"from": "II", "to": "III", "p": 0.65}],
+            [1, 6, 2])}}}),
+        record("05_classifier_steps", {"p_grid": [0.0, 0.3, 0.6], "first_p_not_always_correct": {"6": 0.3},
+                                       "recovery_windows": {"6": [[1, 9], [20, 30], None]}}),
+        record("06_latent_geometry", {"active_units": 15, "components_70": 20}),
+    ]
+    by_figure = {}
+    for row in claims_table(results):
+        by_figure.setdefault(row["figure"], []).append(row["verdict"])
+    assert by_figure["Fig. 3a"] == [REPRODUCED]          # 9 of 10 labels
+    assert by_figure["Fig. 3b"] == [NOT]
+    assert by_figure["Fig. 4a"] == [REPRODUCED]          # I-II-III in order
+    assert by_figure["Figs. 4a, 5a"] == [NOT]            # stage III from 0.65, paper 0.4
+    assert by_figure["Fig. 4b"] == [PARTLY]              # memory earliest at 2 of 3 p
+    assert by_figure["Fig. 5a"] == [REPRODUCED, REPRODUCED]   # 0.3 vs 0.4; no window from 0.6 vs 0.7
+    assert by_figure["Fig. 7a"] == [REPRODUCED] and by_figure["Fig. 7b"] == [NOT]
+    assert by_figure["Fig. 2c"] == [MISSING] and by_figure["Supp. D"] == [MISSING, MISSING]
+
+
+def test_a_results_file_without_the_key_is_reported_not_guessed():
+    rows = claims_table([record("06_latent_geometry", {"components_70": 9})])
+    active = next(r for r in rows if r["figure"] == "Fig. 7a")
+    assert active["verdict"].startswith(MISSING) and "KeyError" in active["verdict"]
