@@ -1,6 +1,7 @@
 """The book pipeline: sources, the committed record, and a full smoke build rendered in a browser."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,24 @@ def error_outputs(path: Path) -> list[str]:
             for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
+def formatted_glue_problems(path: Path) -> list[str]:
+    """Formatted references ({glue:text}`name:.1f`) whose glued value is missing or not a number."""
+    nb = nbformat.read(str(path), as_version=4)
+    glued = {o["metadata"]["scrapbook"]["name"]: o.get("data", {}).get(o["metadata"]["scrapbook"].get("mime_prefix", "") + "text/plain", "")
+             for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})}
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for name, spec in re.findall(r"\{glue:text\}`([^`:]+):([^`]+)`", cell.source):
+            try:
+                format(float(glued[name]), spec)
+            except (KeyError, ValueError) as exc:
+                problems.append(f"{name}:{spec} -> {glued.get(name, 'not glued')!r} ({exc})")
+    return problems
+
+
 def test_every_chapter_has_a_source():
     assert {c.notebook for c in book.CHAPTERS} == {p.stem for p in SOURCES}
 
@@ -55,6 +74,7 @@ def test_committed_record_is_current(chapter):
     assert code_sources(record) == code_sources(ROOT / "notebooks" / f"{chapter.notebook}.ipynb"), \
         f"{record} is stale: its code differs from notebooks/{chapter.notebook}.ipynb; rerun it"
     assert error_outputs(record) == []
+    assert formatted_glue_problems(record) == [], "a formatted glue reference cannot render"
     assert record.stat().st_size <= MAX_RECORD_BYTES
     assert "Wall time" in record.read_text(), "the page lacks its wall-time stamp"
 

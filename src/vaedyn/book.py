@@ -86,6 +86,21 @@ def _plain(value):
     return value
 
 
+def glue(name: str, value, display: bool = False):
+    """myst-nb's glue with numpy scalars and 0-d tensors turned into Python numbers first.
+
+    Under numpy 2 a numpy float's text form is 'np.float64(0.5)', which a formatted
+    reference such as {glue:text}`name:.1f` cannot parse; a Python float prints as '0.5'.
+    """
+    from myst_nb import glue as _myst_glue  # imported late: only notebooks need myst-nb
+
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        value = value.item()
+    elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    return _myst_glue(name, value, display=display)
+
+
 def start(notebook: str, profile: str = "quick", dataset: str = "mnist", device: str = "auto", seed: int = 0,
           results_dir: str | Path = "book/results", datasets: tuple[str, ...] = DATASETS,
           p_values: dict | None = None, trials: dict | None = None, noise: str | None = None,
