@@ -21,7 +21,9 @@ from .files import atomic_torch_save, atomic_write_json, sha256_file
 from .model import VAE
 
 # Bump when a change to a model or its objective makes older artifacts a different experiment.
-CODE_VERSIONS = {"vae": 1, "classifier": 1}
+# vae 2: the Bernoulli likelihood's own kernel (objective._BernoulliNegativeLogLikelihood) rounds
+# differently from F.binary_cross_entropy_with_logits, so trained weights differ in the last bits.
+CODE_VERSIONS = {"vae": 2, "classifier": 1}
 
 
 class CorruptArtifactError(RuntimeError):
@@ -45,7 +47,7 @@ def artifact_dir(kind: str, config: dict, root: str | Path | None = None) -> Pat
     return Path(root if root is not None else artifact_root()) / kind / config_key(kind, config)
 
 
-def save_artifact(directory: Path, payload: dict, kind: str, config: dict, summary: dict) -> None:
+def save_artifact(directory: Path, payload: dict, summary: dict, kind: str, config: dict) -> None:
     model_file = directory / "model.pt"
     atomic_torch_save(payload, model_file)
     atomic_write_json({"kind": kind, "key": config_key(kind, config), "code_version": CODE_VERSIONS[kind],
@@ -72,7 +74,7 @@ def fetch_or_create(kind: str, config: dict, create: Callable[[Path], tuple[dict
     if not (directory / "meta.json").exists():
         directory.mkdir(parents=True, exist_ok=True)
         payload, summary = create(directory)
-        save_artifact(directory, payload, kind, config, summary)
+        save_artifact(directory, payload, summary, kind, config)
     payload, meta = load_artifact(directory)
     return payload, meta, directory
 
@@ -114,12 +116,59 @@ def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root:
     def create(directory: Path):
         result = train(config, device=device, checkpoint_path=directory / "checkpoint.pt",
                        checkpoint_every=checkpoint_every, progress=progress)
-        payload = {"state_dict": result.model.state_dict(), "n_features": result.model.n_features,
-                   "history": result.history}
-        return payload, {"epochs": len(result.history), **{k: v for k, v in result.history[-1].items()}}
+        return vae_payload(result.model, result.history)
 
     payload, meta, directory = fetch_or_create("vae", config.to_dict(), create, root)
     (directory / "checkpoint.pt").unlink(missing_ok=True)
+    return _trained_vae(payload, config, directory, device)
+
+
+def vae_payload(model: VAE, history: list[dict]) -> tuple[dict, dict]:
+    """(payload, summary) of a trained VAE as the store keeps it, however it was trained."""
+    payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "n_features": model.n_features, "history": history}
+    return payload, {"epochs": len(history), **history[-1]}
+
+
+def _trained_vae(payload: dict, config: TrainConfig, directory: Path, device: torch.device) -> TrainedVAE:
     model = VAE(n_features=payload["n_features"], nz=config.nz, hidden=config.hidden)
     model.load_state_dict(payload["state_dict"])
     return TrainedVAE(model=model.to(device).eval(), history=payload["history"], config=config, path=directory)
+
+
+def store_vae(config: TrainConfig, model: VAE, history: list[dict], root: str | Path | None = None) -> Path:
+    """Store a VAE trained elsewhere (an ensemble member) under exactly the key a lone run would get."""
+    directory = artifact_dir("vae", config.to_dict(), root)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_artifact(directory, *vae_payload(model, history), "vae", config.to_dict())
+    (directory / DIVERGED).unlink(missing_ok=True)
+    return directory
+
+
+def load_vae(config: TrainConfig, device: str | torch.device = "auto", root: str | Path | None = None) -> TrainedVAE:
+    """The stored VAE for `config`; a clear error when it has not been trained (never trains)."""
+    directory = artifact_dir("vae", config.to_dict(), root)
+    if not (directory / "meta.json").exists():
+        raise FileNotFoundError(f"no trained VAE for {config} in {directory}; run its sweep or get_or_train first")
+    payload, _ = load_artifact(directory)
+    return _trained_vae(payload, config, directory, resolve_device(device))
+
+
+# A member that diverged (NaN/inf loss) leaves this file instead of a model, so sweeps report it
+# rather than train it again; the lone-run path raises TrainingDivergedError for the same config.
+DIVERGED = "diverged.json"
+
+
+def vae_status(config: TrainConfig, root: str | Path | None = None) -> str:
+    """'done', 'diverged' or 'missing' for the VAE of `config`."""
+    directory = artifact_dir("vae", config.to_dict(), root)
+    if (directory / "meta.json").exists():
+        return "done"
+    return "diverged" if (directory / DIVERGED).exists() else "missing"
+
+
+def mark_diverged(config: TrainConfig, epoch: int, root: str | Path | None = None) -> Path:
+    directory = artifact_dir("vae", config.to_dict(), root)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_json({"config": config.to_dict(), "diverged_in_epoch": epoch}, directory / DIVERGED)
+    return directory

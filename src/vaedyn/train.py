@@ -19,7 +19,7 @@ from .config import TrainConfig, learning_rate, resolve_device
 from .data import Dataset, load_dataset
 from .files import atomic_torch_save
 from .model import VAE
-from .objective import elbo_terms
+from .objective import Generator, elbo_terms, random_order
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8
@@ -63,38 +63,56 @@ def evaluate(model: VAE, x: torch.Tensor, n_samples: int = 2, seed: int = 0, bat
              precision: str = "fp32") -> dict[str, float]:
     """Mean per-example negative ELBO, reconstruction and KL (nats) of x; seeded, so repeatable."""
     generator = torch.Generator(device=x.device).manual_seed(seed)
-    totals = torch.zeros(3, device=x.device, dtype=torch.float64)
+    return dict(zip(METRICS, mean_metrics(model, x, n_samples, generator, batch_size, precision).tolist()))
+
+
+@torch.no_grad()
+def mean_metrics(model, x: torch.Tensor, n_samples: int, generator: Generator, batch_size: int = 2000,
+                 precision: str = "fp32") -> torch.Tensor:
+    """Per-example means of METRICS over x: shape (3,) for a VAE, (K, 3) for an ensemble."""
+    totals = None
     was_training = model.training
     model.eval()
     with autocast(x.device, precision):
         for start in range(0, x.shape[0], batch_size):
-            terms = elbo_terms(model, x[start:start + batch_size], n_samples, generator)
-            totals += torch.stack([terms.negative_elbo.sum(), terms.reconstruction.sum(), terms.kl.sum()]).double()
+            sums = summed_metrics(elbo_terms(model, x[start:start + batch_size], n_samples, generator))
+            totals = sums if totals is None else totals + sums
     model.train(was_training)
-    return dict(zip(METRICS, (totals / x.shape[0]).tolist()))
+    return totals / x.shape[0]
+
+
+def summed_metrics(terms) -> torch.Tensor:
+    """Batch sums of (negative ELBO, reconstruction, KL), float64, on the device: (3,) or (K, 3)."""
+    return torch.stack([terms.negative_elbo.sum(-1), terms.reconstruction.sum(-1), terms.kl.sum(-1)],
+                       dim=-1).detach().double()
 
 
 def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Tensor, config: TrainConfig,
-                  generator: torch.Generator) -> torch.Tensor:
+                  generator: Generator) -> torch.Tensor:
     """One Adam step on the mean negative ELBO of a batch; returns the batch's summed
-    (negative ELBO, reconstruction, KL) as a device tensor, so the caller need not sync."""
+    (negative ELBO, reconstruction, KL) as a device tensor, so the caller need not sync.
+
+    For an ensemble the loss is the sum over members of each member's batch mean, so each
+    member's gradient is exactly the one it would get alone."""
     with autocast(batch.device, config.precision):
         terms = elbo_terms(model, batch, config.n_samples, generator)
-    loss = terms.negative_elbo.mean()
+    loss = terms.negative_elbo.mean(dim=-1).sum()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return torch.stack([terms.negative_elbo.sum(), terms.reconstruction.sum(), terms.kl.sum()]).detach().double()
+    return summed_metrics(terms)
 
 
 def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x_train: torch.Tensor, config: TrainConfig,
-                generator: torch.Generator) -> torch.Tensor:
+                generator: Generator) -> torch.Tensor:
     """One pass over the device-resident training tensor in a fresh random order; the summed
-    metrics of all its minibatches (running means, as Keras reports them, once divided by n)."""
-    totals = torch.zeros(3, device=x_train.device, dtype=torch.float64)
-    order = torch.randperm(x_train.shape[0], generator=generator, device=x_train.device)
+    metrics of all its minibatches (running means, as Keras reports them, once divided by n).
+    An ensemble gives each member its own order: its batches are gathered as (K, batch, D)."""
+    order = random_order(x_train.shape[0], generator, x_train.device)
+    totals = 0
     for start in range(0, x_train.shape[0], config.batch_size):
-        totals += training_step(model, optimizer, x_train[order[start:start + config.batch_size]], config, generator)
+        totals = totals + training_step(model, optimizer, x_train[order[..., start:start + config.batch_size]],
+                                        config, generator)
     return totals
 
 
