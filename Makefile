@@ -9,7 +9,7 @@ SHARED_DATA ?= ../shared/data
 export VAEDYN_DATA ?= $(CURDIR)/data
 export VAEDYN_ARTIFACTS ?= $(CURDIR)/artifacts
 
-.PHONY: book html test data browser benchmark clean-venv
+.PHONY: book html test data browser benchmark sweep clean-venv
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ html: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed data
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/ensemble_throughput.py
+
+# Train one shard of a latent-size grid, e.g. `make sweep GRID=fig8 PROFILE=paper SHARD=2/4 DEVICE=cuda`;
+# without SHARD it reports what is still missing. DATASET defaults to mnist.
+GRID ?= fig8
+DATASET ?= mnist
+sweep: $(VENV)/.installed data
+	$(PY) -m vaedyn sweep --grid $(GRID) --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""Command line: `python -m vaedyn train | infer | info`; `--help` on each documents every option.
+"""Command line: `python -m vaedyn train | infer | info | sweep | book`; `--help` on each documents every option.
 
 Every argument is validated before anything is trained or written; a bad one exits with
 status 2 and one line that names the value and what is allowed.
@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, ConfigError, check_probability
+from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS, ConfigError, check_probability
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -59,6 +59,15 @@ def _device(text: str) -> str:
     return text
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from .sweep import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _output_path(text: str) -> str:
     if not text.endswith(".npz"):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; the output file must end in .npz")
@@ -98,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("info", help="list the trained artifacts in $VAEDYN_ARTIFACTS (default ./artifacts)")
 
+    sweep = commands.add_parser(
+        "sweep", help="train a latent-size grid (fig8, fig9) as ensembles; with no --shard, report what is missing")
+    sweep.add_argument("--grid", choices=SWEEP_GRIDS, required=True,
+                       help="fig8: orthogonality vs N_z over seeds; fig9: lr x batch per N_z")
+    sweep.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="grid size (default: quick)")
+    sweep.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
+    sweep.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                       help="train shard I of N (1-based; 1/1 = the whole grid); omit to gather and report")
+    sweep.add_argument("--max-members", type=_positive_int, default=None,
+                       help="largest ensemble trained at once (default: a whole group)")
+    sweep.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    sweep.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
     book = commands.add_parser("book", help="execute the book's notebooks with papermill into book/")
     book.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="budget of every chapter (default: quick)")
     book.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -135,6 +157,18 @@ def main(argv: list[str] | None = None) -> int:
                      else f"test accuracy {summary.get('test_accuracy', float('nan')):.4f}")
             print(f"{record['kind']:<10} {record['key']}  {json.dumps(record['config'], sort_keys=True)}  {score}  {record['path']}")
         return 0
+
+    if args.command == "sweep":
+        from .config import get_profile
+        from .sweep import run_sweep, sweep_status
+
+        if args.shard is None:
+            status = sweep_status(get_profile(args.profile).grid(args.grid), args.dataset)
+        else:
+            status = run_sweep(args.profile, args.grid, args.dataset, shard=args.shard, device=args.device,
+                               progress=not args.no_progress, max_members=args.max_members)
+        print(status.summary())
+        return 0 if status.complete else 1
 
     if args.command == "book":
         from .book import build

@@ -15,6 +15,7 @@ import torch
 DATASETS = ("mnist", "fashion_mnist", "digits")
 PRECISIONS = ("fp32", "bf16")
 NOISE_MODES = ("swap", "flip")
+SWEEP_GRIDS = ("fig8", "fig9")
 
 
 class ConfigError(ValueError):
@@ -52,7 +53,7 @@ class TrainConfig:
     hidden: int = 1024                  # units of the one hidden layer in encoder and decoder
     epochs: int = 1500
     batch_size: int = 100
-    lr_values: tuple[float, ...] = (5e-4, 1e-4, 5e-5)
+    lr_values: tuple[float, ...] = (5e-4, 1e-4, 5e-5)       # PAPER_SCHEDULE
     # Epoch indices (0-based) at which the next learning rate starts; None = equal thirds.
     lr_milestones: tuple[int, ...] | None = None
     n_samples: int = 2                  # L, Monte-Carlo samples of z per example in eq. (13)
@@ -127,6 +128,40 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class SweepGrid:
+    """A grid of VAEs trained from scratch for the latent-size figures (Fig. 8: seeds; Fig. 9:
+    learning rate x batch size). Each learning-rate entry is a whole schedule (`lr_values`)."""
+
+    name: str
+    nz: tuple[int, ...]
+    seeds: tuple[int, ...]
+    schedules: tuple[tuple[float, ...], ...]
+    batch_sizes: tuple[int, ...]
+    epochs: int
+    train_limit: int | None = None
+
+    def __post_init__(self):
+        for value in (*self.nz, *self.seeds, *self.batch_sizes, self.epochs):
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"grid {self.name}: {value!r} is not allowed; sizes, seeds and epochs are integers")
+        if not (self.nz and self.seeds and self.schedules and self.batch_sizes):
+            raise ConfigError(f"grid {self.name} is empty; give at least one N_z, seed, schedule and batch size")
+
+    def configs(self, dataset: str) -> list[TrainConfig]:
+        """Every member of the grid, ordered schedule, batch, N_z, seed."""
+        return [TrainConfig(dataset=dataset, nz=nz, seed=seed, epochs=self.epochs, batch_size=batch,
+                            lr_values=schedule, train_limit=self.train_limit)
+                for schedule in self.schedules for batch in self.batch_sizes
+                for nz in self.nz for seed in self.seeds]
+
+
+PAPER_SCHEDULE = (5e-4, 1e-4, 5e-5)       # Methods: the learning rate steps down twice
+FIG9_RATES = ((1e-2,), (1e-3,), (1e-4,))  # Fig. 9: one constant rate per run
+FIG9_BATCHES = (50, 100, 200)
+PAPER_LATENT_SIZES = (2, 3, 5, 8, 10, 12, 14, 16, 20, 30, 50, 100)   # dense around the paper's optimum, 14
+
+
+@dataclass(frozen=True)
 class Profile:
     """A named budget: how long models train and how many trials each figure uses."""
 
@@ -140,6 +175,14 @@ class Profile:
     steps: int                  # T, number of repeated-inference steps
     p_grid: tuple[float, ...] = field(default=tuple(round(0.05 * k, 2) for k in range(20)))
     description: str = ""
+    fig8: SweepGrid | None = None       # orthogonality vs N_z, several seeds, the Methods schedule
+    fig9: SweepGrid | None = None       # test ELBO vs N_z after selecting lr x batch
+    iw_samples: int = 2000              # k of the importance-weighted log-likelihood estimate (Fig. 9)
+    iw_examples: int | None = None      # test images it averages over (None: all)
+
+    def grid(self, name: str) -> SweepGrid:
+        _check_choice("grid", name, SWEEP_GRIDS)
+        return getattr(self, name)
 
     def train_config(self, dataset: str = "mnist", nz: int = 100, seed: int = 0, **overrides) -> TrainConfig:
         return TrainConfig(dataset=dataset, nz=nz, seed=seed, epochs=self.epochs,
@@ -155,15 +198,32 @@ PROFILES: dict[str, Profile] = {
         name="smoke", epochs=2, classifier_epochs=1, train_limit=2000,
         trials_distance=20, trials_stages=20, trials_classifier=10, steps=30,
         p_grid=(0.0, 0.2, 0.5, 0.8),
-        description="seconds: checks that the pipeline runs, shows no finding"),
+        description="seconds: checks that the pipeline runs, shows no finding",
+        fig8=SweepGrid("fig8", nz=(2, 5), seeds=(0, 1), schedules=(PAPER_SCHEDULE,), batch_sizes=(100,),
+                       epochs=1, train_limit=500),
+        fig9=SweepGrid("fig9", nz=(2, 5), seeds=(0,), schedules=((1e-2,), (1e-3,)), batch_sizes=(50, 100),
+                       epochs=1, train_limit=500),
+        iw_samples=4, iw_examples=100),
     "quick": Profile(
         name="quick", epochs=40, classifier_epochs=3, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
-        description="CPU book: the main model trains for 40 epochs on full MNIST (about 5-10 min on 2 cores)"),
+        description="CPU book: the main model trains for 40 epochs on full MNIST (about 5-10 min on 2 cores)",
+        # The latent-size grids must fit the whole quick book in 30 min: about 3.5 min of training per
+        # dataset for both, on the first 10 000 training images.
+        fig8=SweepGrid("fig8", nz=(2, 3, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
+                       batch_sizes=(100,), epochs=5, train_limit=10_000),
+        fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
+                       batch_sizes=FIG9_BATCHES, epochs=2, train_limit=10_000),
+        iw_samples=100, iw_examples=1000),
     "paper": Profile(
         name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
-        description="Methods exactly: 1500 epochs, the three-step schedule, L=2, 300/500/200 trials"),
+        description="Methods exactly: 1500 epochs, the three-step schedule, L=2, 300/500/200 trials",
+        fig8=SweepGrid("fig8", nz=PAPER_LATENT_SIZES, seeds=(0, 1, 2, 3, 4), schedules=(PAPER_SCHEDULE,),
+                       batch_sizes=(100,), epochs=1500),
+        fig9=SweepGrid("fig9", nz=PAPER_LATENT_SIZES, seeds=(0,), schedules=FIG9_RATES,
+                       batch_sizes=FIG9_BATCHES, epochs=100),
+        iw_samples=2000, iw_examples=None),
 }
 
 
