@@ -46,3 +46,19 @@ def test_a_results_file_without_the_key_is_reported_not_guessed():
     rows = claims_table([record("06_latent_geometry", {"components_70": 9})])
     active = next(r for r in rows if r["figure"] == "Fig. 7a")
     assert active["verdict"].startswith(MISSING) and "KeyError" in active["verdict"]
+
+
+def test_latent_size_claims_and_page_verdicts_agree():
+    from vaedyn.claims import in_range, verdicts_for
+
+    assert in_range(14, (10, 20), (5, 50)) == REPRODUCED and in_range(30, (10, 20), (5, 50)) == PARTLY
+    assert in_range(100, (10, 20), (5, 50)) == NOT and in_range(None, (10, 20), (5, 50)) == NOT
+    fig8 = {"spearman_nz_orthogonality": -0.6, "levelling_off_nz": 8, "approaching_fraction": [0.1, 0.5, 0.4]}
+    fig9 = {"optimum_nz_elbo": 100}
+    rows = claims_table([record("07_latent_dimension", fig8), record("08_generalization", fig9)])
+    by_figure = {row["figure"]: row["verdict"] for row in rows}
+    assert by_figure["Fig. 8 (trend)"] == PARTLY and by_figure["Fig. 8 (level)"] == PARTLY
+    assert by_figure["Fig. 8 (right)"] == PARTLY and by_figure["Fig. 9"] == NOT
+    assert verdicts_for("mnist", "07_latent_dimension", fig8) == {
+        "Fig. 8 (trend)": PARTLY, "Fig. 8 (level)": PARTLY, "Fig. 8 (right)": PARTLY}
+    assert verdicts_for("fashion_mnist", "08_generalization", fig9) == {}

@@ -198,7 +198,9 @@ class Chapter:
 CHAPTERS = (
     Chapter("01_training"), Chapter("02_trajectories"), Chapter("03_concept_distances"),
     Chapter("04_hierarchy_stages"), Chapter("05_classifier_steps"), Chapter("06_latent_geometry"),
+    Chapter("07_latent_dimension"), Chapter("08_generalization"),
     Chapter("03_concept_distances", "fashion_mnist"), Chapter("04_hierarchy_stages", "fashion_mnist"),
+    Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
     Chapter("90_claims"), Chapter("91_reproducibility"),
 )
 READER_PAGES = ("90_claims", "91_reproducibility")   # take book_dir, not a dataset

@@ -74,6 +74,23 @@ def _memory_earliest(values: dict) -> float:
     return sum(earliest) / len(earliest)
 
 
+def in_range(value: float | None, reproduced: tuple[float, float], partly: tuple[float, float]) -> str:
+    """Verdict for a value the paper gives as a range: inside `reproduced` or inside `partly`."""
+    if value is None:
+        return NOT
+    return (REPRODUCED if reproduced[0] <= value <= reproduced[1] else
+            PARTLY if partly[0] <= value <= partly[1] else NOT)
+
+
+def _rises(values: list[float]) -> str:
+    """Reproduced when the sequence rises at every step, partly when only last > first."""
+    if len(values) < 2:
+        return NOT
+    if all(b > a for a, b in zip(values, values[1:])):
+        return REPRODUCED
+    return PARTLY if values[-1] > values[0] else NOT
+
+
 def _first_p_without_window(values: dict, label: str = "6") -> float | None:
     """Smallest p of chapter 05's grid at which no step's majority label is the true one."""
     for p, window in zip(values["p_grid"], values["recovery_windows"][label]):
@@ -125,6 +142,20 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("Nine principal components explain 70% of the latent variance", "Fig. 7b", "9", "mnist",
           "06_latent_geometry", lambda v: v["components_70"], lambda n: within(n, 9, 2, 4),
           "|ours - 9| <= 2 reproduced, <= 4 partly", "components"),
+    Claim("Concept vectors grow more orthogonal as the latent size grows", "Fig. 8 (trend)", "decreasing",
+          "mnist", "07_latent_dimension", lambda v: v["spearman_nz_orthogonality"],
+          lambda rho: REPRODUCED if rho <= -0.8 else PARTLY if rho <= -0.5 else NOT,
+          "Spearman correlation of N_z with mean ||C - I||_F: <= -0.8 reproduced, <= -0.5 partly", "(Spearman)"),
+    Claim("Orthogonality levels off near zero from N_z of about 10-20", "Fig. 8 (level)", "10-20", "mnist",
+          "07_latent_dimension", lambda v: v["levelling_off_nz"],
+          lambda n: in_range(n, (10, 20), (5, 50)),
+          "levelling-off N_z (latent_size.levelling_off) in [10, 20] reproduced, in [5, 50] partly", "units"),
+    Claim("Noisy '6's approach their concept more clearly as N_z grows (2, 20, 100)", "Fig. 8 (right)",
+          "rises with N_z", "mnist", "07_latent_dimension", lambda v: v["approaching_fraction"], _rises,
+          "share of approaching trajectories rises at each larger N_z: reproduced; only last > first: partly"),
+    Claim("Test loss is lowest near N_z = 14", "Fig. 9", "14", "mnist", "08_generalization",
+          lambda v: v["optimum_nz_elbo"], lambda n: in_range(n, (10, 20), (5, 50)),
+          "N_z of the lowest selected test -ELBO in [10, 20] reproduced, in [5, 50] partly", "units"),
     Claim("Fashion-MNIST trajectories approach their concept vectors too", "Supp. D", "qualitatively as MNIST",
           "fashion_mnist", "03_concept_distances",
           lambda v: _fraction_of_labels(v, "approaching_fraction_concept"), share,
@@ -157,11 +188,20 @@ def claims_table(results: list[dict]) -> list[dict]:
     return rows
 
 
+def verdicts_for(dataset: str, notebook: str, values: dict) -> dict[str, str]:
+    """Verdicts of the claims one page measures, keyed by figure, so a page states the same verdict
+    as the claims table (without waiting for the table to be built)."""
+    page = [c for c in CLAIMS if c.dataset == dataset and c.notebook == notebook]
+    return {c.figure: c.judge(c.measure(values)) for c in page}
+
+
 def _format(value, unit: str) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         text = f"{value:.2f}"
+    elif isinstance(value, list):
+        text = ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
     else:
         text = str(value)
     return f"{text} {unit}".strip() if unit not in ("p",) else f"p = {text}"
