@@ -59,3 +59,14 @@ def mean_band(ax, values, label: str | None = None, color=None, k_sem: float = 1
     line, = ax.plot(x, mean, label=label, color=color)
     ax.fill_between(x, mean - err, mean + err, color=line.get_color(), alpha=0.3, linewidth=0)
     return line
+
+
+def latent_size_axis(ax, sizes) -> None:
+    """A log x axis ticked at exactly the latent sizes of a grid, labelled as plain integers."""
+    from matplotlib.ticker import NullLocator, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("latent units $N_z$")
