@@ -215,3 +215,21 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
                 page.screenshot(path=str(screenshot), full_page=False)
         context.close()
     assert screenshot.stat().st_size > 10_000
+
+
+def test_commit_stamp_ignores_the_record_but_not_the_code(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "page.ipynb").write_text("old")
+    (tmp_path / "code.py").write_text("x = 1")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = book.git_commit(tmp_path)
+    assert clean != "unknown" and not clean.endswith("-dirty")
+    (tmp_path / "book" / "page.ipynb").write_text("rewritten by a build")
+    assert book.git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2")
+    assert book.git_commit(tmp_path) == clean + "-dirty"

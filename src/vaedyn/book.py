@@ -24,12 +24,15 @@ from .files import atomic_write_json
 RUN_INFO_TAG = "run-info"
 
 
-def git_commit(cwd: str | Path | None = None) -> str:
-    """Short hash of HEAD, with '-dirty' when tracked files have uncommitted changes."""
+def git_commit(cwd: str | Path | None = None, record_dir: str = "book") -> str:
+    """Short hash of HEAD, with '-dirty' when tracked files outside the record folder have
+    uncommitted changes. The record (executed pages, results files) is what a build rewrites,
+    so its own changes say nothing about the code that produced it."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":(exclude,top){record_dir}"], cwd=cwd,
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
