@@ -26,6 +26,9 @@ def run(argv, capsys):
     (["infer", "--trials", "0"], "0 is not allowed"),
     (["infer", "--label", "12"], "labels are 0-9"),
     (["infer", "--out", "traj.csv"], "must end in .npz"),
+    (["train", "--renyi-alpha", "-1"], "-1 is not allowed"),
+    (["train", "--kl-warmup-epochs", "-2"], "-2 is not allowed"),
+    (["train", "--dataset", "digits", "--renyi-alpha", "0.5", "--kl-warmup-epochs", "3"], "needs renyi_alpha=1"),
 ])
 def test_bad_arguments_exit_with_one_line_and_write_nothing(argv, fragment, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -27,6 +27,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; it must be >= 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; it must be a finite number >= 0")
+    return value
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -83,6 +103,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise (default: 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (reference) or bf16 autocast (faster) (default: fp32)")
+    parser.add_argument("--kl-warmup-epochs", type=_non_negative_int, default=0,
+                        help="KL annealing: the KL weight rises from 0 to 1 over this many epochs (default: 0, off)")
+    parser.add_argument("--renyi-alpha", type=_non_negative_float, default=1.0,
+                        help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted (default: 1)")
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -136,7 +160,8 @@ def _trained(args):
     from .store import get_or_train
 
     profile = get_profile(args.profile)
-    overrides = {"precision": args.precision}
+    overrides = {"precision": args.precision, "kl_warmup_epochs": args.kl_warmup_epochs,
+                 "renyi_alpha": args.renyi_alpha}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     config = profile.train_config(args.dataset, args.nz, args.seed, **overrides)
@@ -181,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
 
-    trained = _trained(args)
+    try:
+        trained = _trained(args)
+    except ConfigError as error:
+        print(f"vaedyn {args.command}: error: {error}", file=sys.stderr)
+        return 2
     if args.command == "train":
         print(f"artifact: {trained.path}")
         print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "

@@ -60,6 +60,9 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"
     train_limit: int | None = None      # train on the first n examples only (smoke runs)
+    # Options beyond the paper (see OPTIONAL_DEFAULTS): KL annealing and the Renyi-alpha bound.
+    kl_warmup_epochs: int = 0           # KL weight beta rises linearly from 0 to 1 over these epochs
+    renyi_alpha: float = 1.0            # alpha of the variational Renyi bound; 1 = the ELBO of eq. (13)
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
@@ -68,6 +71,20 @@ class TrainConfig:
             _check_positive_int(name, getattr(self, name))
         if self.train_limit is not None:
             _check_positive_int("train_limit", self.train_limit)
+        if not isinstance(self.kl_warmup_epochs, int) or isinstance(self.kl_warmup_epochs, bool) \
+                or self.kl_warmup_epochs < 0:
+            raise ConfigError(f"kl_warmup_epochs={self.kl_warmup_epochs!r} is not allowed; it must be an integer >= 0")
+        try:
+            alpha = float(self.renyi_alpha)
+        except (TypeError, ValueError):
+            alpha = float("nan")
+        if not 0.0 <= alpha < math.inf:
+            raise ConfigError(f"renyi_alpha={self.renyi_alpha!r} is not allowed; it must be a number >= 0 "
+                              "(1 = ELBO, 0 = importance-weighted bound)")
+        object.__setattr__(self, "renyi_alpha", alpha)
+        if self.kl_warmup_epochs and alpha != 1.0:
+            raise ConfigError("kl_warmup_epochs weights the KL term of the ELBO; it needs renyi_alpha=1, "
+                              f"not {self.renyi_alpha!r}")
         if not self.lr_values or any(not (lr > 0) for lr in self.lr_values):
             raise ConfigError(f"lr_values={self.lr_values!r} is not allowed; give one or more positive rates")
         # Normalise lists (from JSON or a CLI) to tuples so equal configs hash equally.
@@ -88,7 +105,13 @@ class TrainConfig:
         return tuple(round(self.epochs * k / parts) for k in range(1, parts))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """All fields, except options beyond the paper left at their defaults: adding an option
+        must not change the store key (or the checkpoint check) of any model trained before it."""
+        values = dataclasses.asdict(self)
+        for name, default in OPTIONAL_DEFAULTS.items():
+            if values[name] == default:
+                del values[name]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -97,6 +120,17 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown TrainConfig fields {sorted(unknown)}; allowed: {sorted(known)}")
         return cls(**values)
+
+
+OPTIONAL_DEFAULTS = {"kl_warmup_epochs": 0, "renyi_alpha": 1.0}
+
+
+def kl_weight(config: TrainConfig, epoch: int) -> float:
+    """beta of KL annealing at a 0-based epoch: epoch / kl_warmup_epochs, capped at 1 (1 throughout
+    without warm-up). Training minimises reconstruction + beta * KL; beta = 1 is eq. (13)."""
+    if config.kl_warmup_epochs == 0:
+        return 1.0
+    return min(1.0, epoch / config.kl_warmup_epochs)
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import TrainConfig, learning_rate, resolve_device
+from .config import TrainConfig, kl_weight, learning_rate, resolve_device
 from .data import Dataset, load_dataset
 from .files import atomic_torch_save
 from .model import VAE
@@ -186,7 +186,7 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
         lr = learning_rate(shared, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        train_means = (train_epoch(model, optimizer, x_train, shared, generators) / n).cpu()
+        train_means = (train_epoch(model, optimizer, x_train, shared, generators, kl_weight(shared, epoch)) / n).cpu()
         test_means = _test_metrics(model, configs, x_test, epoch)
         for i, history in enumerate(histories):
             if diverged[i] is not None:

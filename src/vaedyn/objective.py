@@ -21,6 +21,7 @@ class ElboTerms:
 
     reconstruction: torch.Tensor   # -(1/L) sum_l log p(x | z^(l))
     kl: torch.Tensor               # D_KL(q(z|x) || N(0, I))
+    log_weights: torch.Tensor | None = None   # (L, batch) log p(x, z^(l)) / q(z^(l)|x), when asked for
 
     @property
     def negative_elbo(self) -> torch.Tensor:
@@ -119,17 +120,42 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 
 def elbo_terms(model: VAE, x: torch.Tensor, n_samples: int = 2,
-               generator: Generator | None = None) -> ElboTerms:
-    """Both terms of eq. (13) for a batch x, with L = n_samples samples of z per example.
+               generator: Generator | None = None, log_weights: bool = False) -> ElboTerms:
+    """Both terms of eq. (13) for a batch x, with L = n_samples samples of z per example; with
+    `log_weights`, also the importance log-weights of the same samples (for `renyi_bound`).
 
     Works unchanged for an ensemble (`ensemble.StackedVAE` with `MemberGenerators`): x is then
     (batch, D) or (K, batch, D) and every term gets a leading member axis.
     """
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar, n_samples, generator)
-    logits = model.decode_logits(z)
-    reconstruction = -bernoulli_log_likelihood(logits.float(), x).mean(dim=0)
-    return ElboTerms(reconstruction=reconstruction, kl=gaussian_kl(mu.float(), logvar.float()))
+    log_likelihood = bernoulli_log_likelihood(model.decode_logits(z).float(), x)
+    return ElboTerms(reconstruction=-log_likelihood.mean(dim=0), kl=gaussian_kl(mu.float(), logvar.float()),
+                     log_weights=importance_log_weights(log_likelihood, z.float(), mu.float(), logvar.float())
+                     if log_weights else None)
+
+
+def importance_log_weights(log_likelihood: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,
+                           logvar: torch.Tensor) -> torch.Tensor:
+    """log w = log p(x|z) + log p(z) - log q(z|x) for samples z ~ q(z|x), summed over latent units.
+    Padded units of an ensemble (mu = log sigma^2 = z = 0) add log N(0;0,1) - log N(0;0,1) = 0."""
+    prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
+    return log_likelihood + prior - posterior
+
+
+def renyi_bound(log_weights: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The variational Renyi bound (Li & Turner 2016, eq. 5, with L samples), per example:
+
+        L_alpha = 1/(1 - alpha) log (1/L) sum_l w_l^(1 - alpha),   w_l = p(x, z_l) / q(z_l|x).
+
+    alpha = 1 is the limit (1/L) sum_l log w_l, a sampled ELBO; alpha = 0 is the importance-weighted
+    bound log (1/L) sum_l w_l (Burda et al. 2016). The bound does not increase with alpha.
+    """
+    if alpha == 1.0:
+        return log_weights.mean(dim=0)
+    scaled = (1.0 - alpha) * log_weights
+    return (torch.logsumexp(scaled, dim=0) - math.log(log_weights.shape[0])) / (1.0 - alpha)
 
 
 @torch.no_grad()
@@ -146,16 +172,14 @@ def importance_weighted_log_likelihood(model: VAE, x: torch.Tensor, n_importance
     """
     if n_importance < 1:
         raise ValueError(f"n_importance={n_importance!r} is not allowed; it must be >= 1")
-    prior = torch.distributions.Normal(0.0, 1.0)
     estimates = []
     for start in range(0, x.shape[0], batch_size):
         batch = x[start:start + batch_size]
         mu, logvar = model.encode(batch)
-        posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp())
         log_weights = []
         for done in range(0, n_importance, samples_per_pass):
             z = reparameterize(mu, logvar, min(samples_per_pass, n_importance - done), generator)
-            log_weights.append(bernoulli_log_likelihood(model.decode_logits(z).float(), batch)
-                               + prior.log_prob(z).sum(-1) - posterior.log_prob(z).sum(-1))
-        estimates.append(torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(n_importance))
+            log_weights.append(importance_log_weights(
+                bernoulli_log_likelihood(model.decode_logits(z).float(), batch), z, mu, logvar))
+        estimates.append(renyi_bound(torch.cat(log_weights), alpha=0.0))
     return torch.cat(estimates, dim=-1)

@@ -15,11 +15,11 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .config import TrainConfig, learning_rate, resolve_device
+from .config import TrainConfig, kl_weight, learning_rate, resolve_device
 from .data import Dataset, load_dataset
 from .files import atomic_torch_save
 from .model import VAE
-from .objective import Generator, elbo_terms, random_order
+from .objective import Generator, elbo_terms, random_order, renyi_bound
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8
@@ -88,15 +88,20 @@ def summed_metrics(terms) -> torch.Tensor:
 
 
 def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Tensor, config: TrainConfig,
-                  generator: Generator) -> torch.Tensor:
-    """One Adam step on the mean negative ELBO of a batch; returns the batch's summed
+                  generator: Generator, beta: float = 1.0) -> torch.Tensor:
+    """One Adam step on the batch mean of the config's loss; returns the batch's summed
     (negative ELBO, reconstruction, KL) as a device tensor, so the caller need not sync.
 
-    For an ensemble the loss is the sum over members of each member's batch mean, so each
-    member's gradient is exactly the one it would get alone."""
+    The loss is the negative ELBO of eq. (13) with its KL term weighted by `beta` (KL annealing,
+    `config.kl_weight`), or the negative Renyi bound when config.renyi_alpha != 1; the metrics
+    are always the plain ELBO's. For an ensemble the loss is the sum over members of each
+    member's batch mean, so each member's gradient is exactly the one it would get alone."""
+    renyi = config.renyi_alpha != 1.0
     with autocast(batch.device, config.precision):
-        terms = elbo_terms(model, batch, config.n_samples, generator)
-    loss = terms.negative_elbo.mean(dim=-1).sum()
+        terms = elbo_terms(model, batch, config.n_samples, generator, log_weights=renyi)
+    per_example = (-renyi_bound(terms.log_weights, config.renyi_alpha) if renyi
+                   else terms.reconstruction + beta * terms.kl)
+    loss = per_example.mean(dim=-1).sum()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -104,7 +109,7 @@ def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Ten
 
 
 def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x_train: torch.Tensor, config: TrainConfig,
-                generator: Generator) -> torch.Tensor:
+                generator: Generator, beta: float = 1.0) -> torch.Tensor:
     """One pass over the device-resident training tensor in a fresh random order; the summed
     metrics of all its minibatches (running means, as Keras reports them, once divided by n).
     An ensemble gives each member its own order: its batches are gathered as (K, batch, D)."""
@@ -112,7 +117,7 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x_train: torch.Ten
     totals = 0
     for start in range(0, x_train.shape[0], config.batch_size):
         totals = totals + training_step(model, optimizer, x_train[order[..., start:start + config.batch_size]],
-                                        config, generator)
+                                        config, generator, beta)
     return totals
 
 
@@ -151,7 +156,7 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        totals = train_epoch(model, optimizer, x_train, config, generator)
+        totals = train_epoch(model, optimizer, x_train, config, generator, kl_weight(config, epoch))
         train_metrics = dict(zip(METRICS, (totals / n).tolist()))
         if not all(torch.isfinite(torch.tensor(list(train_metrics.values())))):
             raise TrainingDivergedError(
