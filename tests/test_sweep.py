@@ -73,3 +73,12 @@ def test_cli_reports_then_trains_then_reports(capsys):
                      "--device", "cpu", "--no-progress", "--max-members", "1"]) == 0
     assert "4/4 trained" in capsys.readouterr().out
     assert cli.main(["sweep", "--grid", "fig8", "--profile", "smoke", "--dataset", "digits"]) == 0
+
+
+@pytest.mark.parametrize("changes", [{"nz": (0, 5)}, {"batch_sizes": (0,)}, {"epochs": 0}, {"seeds": (-1,)},
+                                     {"nz": ()}])
+def test_grids_refuse_impossible_sizes(changes):
+    import dataclasses
+
+    with pytest.raises(ConfigError, match="grid fig9"):
+        dataclasses.replace(GRID, **changes)

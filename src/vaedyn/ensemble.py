@@ -31,7 +31,7 @@ from .data import Dataset, load_dataset
 from .files import atomic_torch_save
 from .model import VAE
 from .objective import MemberGenerators
-from .train import METRICS, build_model, evaluate, make_optimizer, mean_metrics, train_epoch
+from .train import METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, train_epoch
 
 # Config fields members of one ensemble may differ in; all others must agree.
 MEMBER_FIELDS = ("nz", "seed")
@@ -194,9 +194,7 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
             if not torch.isfinite(train_means[i]).all():
                 diverged[i] = epoch + 1
                 continue
-            history.append({"epoch": epoch + 1, "lr": lr,
-                            **{f"train_{k}": v for k, v in zip(METRICS, train_means[i].tolist())},
-                            **{f"test_{k}": v for k, v in zip(METRICS, test_means[i].tolist())}})
+            history.append(epoch_record(epoch, lr, train_means[i].tolist(), test_means[i].tolist()))
         alive = [h[-1]["test_negative_elbo"] for h, d in zip(histories, diverged) if d is None and h]
         if alive:
             bar.set_postfix(best_test=f"{min(alive):.2f}", diverged=sum(d is not None for d in diverged))

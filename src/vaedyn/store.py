@@ -24,6 +24,9 @@ from .model import VAE
 # vae 2: the Bernoulli likelihood's own kernel (objective._BernoulliNegativeLogLikelihood) rounds
 # differently from F.binary_cross_entropy_with_logits, so trained weights differ in the last bits.
 CODE_VERSIONS = {"vae": 2, "classifier": 1}
+# A member that diverged (NaN/inf loss) leaves this file instead of a model, so sweeps report it
+# rather than train it again; the lone-run path raises TrainingDivergedError for the same config.
+DIVERGED = "diverged.json"
 
 
 class CorruptArtifactError(RuntimeError):
@@ -154,11 +157,6 @@ def load_vae(config: TrainConfig, device: str | torch.device = "auto", root: str
     return _trained_vae(payload, config, directory, resolve_device(device))
 
 
-# A member that diverged (NaN/inf loss) leaves this file instead of a model, so sweeps report it
-# rather than train it again; the lone-run path raises TrainingDivergedError for the same config.
-DIVERGED = "diverged.json"
-
-
 def vae_status(config: TrainConfig, root: str | Path | None = None) -> str:
     """'done', 'diverged' or 'missing' for the VAE of `config`."""
     directory = artifact_dir("vae", config.to_dict(), root)
@@ -168,6 +166,7 @@ def vae_status(config: TrainConfig, root: str | Path | None = None) -> str:
 
 
 def mark_diverged(config: TrainConfig, epoch: int, root: str | Path | None = None) -> Path:
+    """Record that `config` diverged in `epoch` (1-based), so `vae_status` reports it as 'diverged'."""
     directory = artifact_dir("vae", config.to_dict(), root)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_json({"config": config.to_dict(), "diverged_in_epoch": epoch}, directory / DIVERGED)

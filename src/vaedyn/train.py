@@ -121,6 +121,12 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x_train: torch.Ten
     return totals
 
 
+def epoch_record(epoch: int, lr: float, train_values, test_values) -> dict:
+    """One history entry: 1-based epoch, learning rate, and train_/test_ values in METRICS order."""
+    return {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": float(v) for k, v in zip(METRICS, train_values)},
+            **{f"test_{k}": float(v) for k, v in zip(METRICS, test_values)}}
+
+
 def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_path: str | Path | None = None,
           checkpoint_every: int = 10, progress: bool = True,
           on_epoch_end: Callable[[int, dict], None] | None = None,
@@ -165,9 +171,7 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
                 "lower the learning rate or train in fp32")
         test_metrics = evaluate(model, x_test, config.n_samples, seed=config.seed * 100_003 + epoch,
                                 precision=config.precision)
-        record = {"epoch": epoch + 1, "lr": lr,
-                  **{f"train_{k}": v for k, v in train_metrics.items()},
-                  **{f"test_{k}": v for k, v in test_metrics.items()}}
+        record = epoch_record(epoch, lr, train_metrics.values(), test_metrics.values())
         history.append(record)
         bar.set_postfix(train=f"{record['train_negative_elbo']:.2f}", test=f"{record['test_negative_elbo']:.2f}")
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.epochs):
