@@ -90,7 +90,7 @@ def test_killed_ensemble_resumes_to_the_uninterrupted_weights(digits, tmp_path):
     class Killed(Exception):
         pass
 
-    def kill_after_second_epoch(epoch):
+    def kill_after_second_epoch(epoch, current):
         if epoch == 1:
             raise Killed
 

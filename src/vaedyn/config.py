@@ -190,6 +190,74 @@ class SweepGrid:
                 for nz in self.nz for seed in self.seeds]
 
 
+@dataclass(frozen=True)
+class StudyPlan:
+    """The models behind the chapters beyond the paper (training dynamics, representations, bounds).
+
+    Every member trains with one constant learning rate, so the model after epoch e of a run is
+    exactly the model a run of e epochs ends with: each snapshot is stored under the key of that
+    shorter run, and the chapters load "the model after e epochs" like any other model.
+    Members: `kl_sizes` with the plain ELBO (the Renyi alpha = 1 column too); `kl_sizes`' entry
+    `warmup_nz` again with KL annealing over `warmup_epochs`; `renyi_sizes` x `alphas`.
+    """
+
+    epochs: int
+    snapshot_epochs: tuple[int, ...]     # epochs (1-based) after which the model is kept as well
+    kl_sizes: tuple[int, ...]
+    warmup_nz: int
+    warmup_epochs: int
+    renyi_sizes: tuple[int, ...]
+    alphas: tuple[float, ...]            # Renyi alphas other than 1
+    lr: float = 1e-3
+    batch_size: int = 100
+    n_samples: int = 5                   # samples per example in the loss (the Renyi bound needs several)
+    train_limit: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "warmup_epochs", "batch_size", "n_samples", "warmup_nz"):
+            _check_positive_int(name, getattr(self, name))
+        for n in (*self.kl_sizes, *self.renyi_sizes, *self.snapshot_epochs):
+            _check_positive_int("latent sizes and snapshot epochs", n)
+        if any(e > self.epochs for e in self.snapshot_epochs):
+            raise ConfigError(f"snapshot_epochs={self.snapshot_epochs!r} is not allowed; each must be <= "
+                              f"epochs={self.epochs}")
+        if self.warmup_nz not in self.kl_sizes:
+            raise ConfigError(f"warmup_nz={self.warmup_nz!r} is not allowed; it must be one of kl_sizes "
+                              f"{self.kl_sizes}, the plain run it is compared with")
+        if any(not (0.0 <= a < math.inf) or a == 1.0 for a in self.alphas):
+            raise ConfigError(f"alphas={self.alphas!r} is not allowed; give Renyi alphas >= 0 other than 1 "
+                              "(alpha = 1 is the plain ELBO, already in kl_sizes)")
+
+    def _config(self, dataset: str, nz: int, **options) -> TrainConfig:
+        return TrainConfig(dataset=dataset, nz=nz, epochs=self.epochs, batch_size=self.batch_size,
+                           lr_values=(self.lr,), n_samples=self.n_samples, seed=self.seed,
+                           train_limit=self.train_limit, **options)
+
+    def plain(self, dataset: str, nz: int) -> TrainConfig:
+        return self._config(dataset, nz)
+
+    def warmup(self, dataset: str) -> TrainConfig:
+        return self._config(dataset, self.warmup_nz, kl_warmup_epochs=self.warmup_epochs)
+
+    def renyi(self, dataset: str, nz: int, alpha: float) -> TrainConfig:
+        return self._config(dataset, nz, renyi_alpha=alpha)
+
+    def configs(self, dataset: str) -> list[TrainConfig]:
+        """Every member trained to the last epoch."""
+        return ([self.plain(dataset, n) for n in self.kl_sizes] + [self.warmup(dataset)]
+                + [self.renyi(dataset, n, a) for a in self.alphas for n in self.renyi_sizes])
+
+    def snapshot(self, config: TrainConfig, epoch: int) -> TrainConfig:
+        """The config whose final model is `config`'s model after `epoch` epochs."""
+        if epoch not in (*self.snapshot_epochs, self.epochs):
+            raise ConfigError(f"epoch={epoch!r} is not kept; choose one of {sorted({*self.snapshot_epochs, self.epochs})}")
+        return dataclasses.replace(config, epochs=epoch)
+
+    def kept_epochs(self) -> list[int]:
+        return sorted({*self.snapshot_epochs, self.epochs})
+
+
 PAPER_SCHEDULE = (5e-4, 1e-4, 5e-5)       # Methods: the learning rate steps down twice
 FIG9_RATES = ((1e-2,), (1e-3,), (1e-4,))  # Fig. 9: one constant rate per run
 FIG9_BATCHES = (50, 100, 200)
@@ -214,6 +282,7 @@ class Profile:
     fig9: SweepGrid | None = None       # test ELBO vs N_z after selecting lr x batch
     iw_samples: int = 2000              # k of the importance-weighted log-likelihood estimate (Fig. 9)
     iw_examples: int | None = None      # test images it averages over (None: all)
+    study: StudyPlan | None = None      # the chapters beyond the paper (09-11)
 
     def grid(self, name: str) -> SweepGrid:
         _check_choice("grid", name, SWEEP_GRIDS)
@@ -238,18 +307,27 @@ PROFILES: dict[str, Profile] = {
                        epochs=1, train_limit=500),
         fig9=SweepGrid("fig9", nz=(2, 5), seeds=(0,), schedules=((1e-2,), (1e-3,)), batch_sizes=(50, 100),
                        epochs=1, train_limit=500),
-        iw_samples=4, iw_examples=100),
+        iw_samples=4, iw_examples=100,
+        study=StudyPlan(epochs=2, snapshot_epochs=(1,), kl_sizes=(2, 5), warmup_nz=5, warmup_epochs=1,
+                        renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500)),
     "quick": Profile(
         name="quick", epochs=40, classifier_epochs=3, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
         description="CPU book: the main model trains for 40 epochs on full MNIST (about 5-10 min on 2 cores)",
-        # The latent-size grids must fit the whole quick book in 30 min: about 4 min of training per
-        # dataset for both (measured 106 s + 132 s on MNIST), on the first 10 000 training images.
+        # The latent-size grids must fit the whole quick book in 30 min: about 3 min of training per
+        # dataset for both, on the first 10 000 training images (fig8 measured 106 s on MNIST). Fig. 9's
+        # quick grid leaves out batch size 50, the slowest (with it, 132 s instead of about 70 s), to make
+        # room for chapters 09-11.
         fig8=SweepGrid("fig8", nz=(2, 3, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=5, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
-                       batch_sizes=FIG9_BATCHES, epochs=2, train_limit=10_000),
-        iw_samples=100, iw_examples=1000),
+                       batch_sizes=(100, 200), epochs=2, train_limit=10_000),
+        iw_samples=100, iw_examples=1000,
+        # Chapters 09-11 must stay within 10 min of CPU: ten epochs on the first 10 000 images, with
+        # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
+        study=StudyPlan(epochs=10, snapshot_epochs=(1, 3), kl_sizes=(2, 10, 30), warmup_nz=30, warmup_epochs=5,
+                        renyi_sizes=(10, 30), alphas=(0.0, 0.5), n_samples=2,
+                        train_limit=10_000)),
     "paper": Profile(
         name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -258,7 +336,11 @@ PROFILES: dict[str, Profile] = {
                        batch_sizes=(100,), epochs=1500),
         fig9=SweepGrid("fig9", nz=PAPER_LATENT_SIZES, seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=FIG9_BATCHES, epochs=100),
-        iw_samples=2000, iw_examples=None),
+        iw_samples=2000, iw_examples=None,
+        # Peşte et al. train 1000 epochs with k = 30, 40, 50 latent units.
+        study=StudyPlan(epochs=1000, snapshot_epochs=(1, 10, 100), kl_sizes=(2, 10, 20, 30, 50), warmup_nz=30,
+                        warmup_epochs=10, renyi_sizes=(30, 40, 50), alphas=(0.0, 0.25, 0.5, 0.75),
+                        n_samples=5)),
 }
 
 

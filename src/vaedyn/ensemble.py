@@ -144,13 +144,15 @@ def ensemble_key(configs: list[TrainConfig]) -> str:
 def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "auto",
                    checkpoint_path: str | Path | None = None, checkpoint_every: int = 10,
                    progress: bool = True, data: tuple[Dataset, Dataset] | None = None,
-                   on_epoch_end: Callable[[int], None] | None = None) -> list[MemberResult]:
+                   on_epoch_end: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None
+                   ) -> list[MemberResult]:
     """Train every config as one member of an ensemble; each ends where its lone run would.
 
     Resumes from `checkpoint_path` when it holds a checkpoint of the same configs (written
     atomically every `checkpoint_every` epochs). A member whose loss turns NaN or infinite is
     reported with the epoch (and trains on uselessly; its numbers never touch the others').
-    `on_epoch_end(epoch)` runs after each epoch (0-based), after the checkpoint.
+    `on_epoch_end(epoch, current)` runs after each epoch (0-based), after the checkpoint;
+    `current()` returns the members as they stand (copies), for keeping snapshots.
     """
     device = resolve_device(device)
     if not configs:
@@ -201,9 +203,13 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == shared.epochs):
             _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged)
         if on_epoch_end is not None:
-            on_epoch_end(epoch)
+            on_epoch_end(epoch, lambda: _results(model, configs, histories, diverged))
     bar.close()
-    return [MemberResult(config=c, history=h, model=None if d is not None else model.member(i),
+    return _results(model, configs, histories, diverged)
+
+
+def _results(model: StackedVAE, configs, histories, diverged) -> list[MemberResult]:
+    return [MemberResult(config=c, history=list(h), model=None if d is not None else model.member(i),
                          diverged_in_epoch=d)
             for i, (c, h, d) in enumerate(zip(configs, histories, diverged))]
 

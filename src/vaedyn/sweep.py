@@ -9,13 +9,14 @@ load them with `store.load_vae` and never care how they were trained.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import ConfigError, SweepGrid, TrainConfig, get_profile, resolve_device
+from .config import OPTIONAL_DEFAULTS, ConfigError, SweepGrid, TrainConfig, get_profile, resolve_device
 from .data import load_dataset
 from .ensemble import ensemble_groups, ensemble_key, train_ensemble
 from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, vae_status
@@ -54,13 +55,16 @@ class SweepStatus:
         text = (f"{self.grid} {self.dataset}: {len(self.done)}/{total} trained, "
                 f"{len(self.diverged)} diverged, {len(self.missing)} missing")
         for config in self.missing:
-            text += f"\n  missing: Nz={config.nz} seed={config.seed} lr={config.lr_values} batch={config.batch_size}"
+            text += (f"\n  missing: Nz={config.nz} seed={config.seed} lr={config.lr_values} batch={config.batch_size}"
+                     f" epochs={config.epochs}"
+                     + "".join(f" {k}={v}" for k, v in config.to_dict().items() if k in OPTIONAL_DEFAULTS))
         return text
 
 
-def sweep_status(grid: SweepGrid, dataset: str, configs: list[TrainConfig] | None = None,
-                 root: str | Path | None = None) -> SweepStatus:
-    status = SweepStatus(grid=grid.name, dataset=dataset)
+def sweep_status(grid: SweepGrid | None, dataset: str, configs: list[TrainConfig] | None = None,
+                 root: str | Path | None = None, name: str | None = None) -> SweepStatus:
+    """Which of the grid's configs (or of `configs`, reported as `name`) are trained, diverged, missing."""
+    status = SweepStatus(grid=name or grid.name, dataset=dataset)
     for config in configs if configs is not None else grid.configs(dataset):
         getattr(status, vae_status(config, root)).append(config)
     return status
@@ -85,20 +89,40 @@ def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple
         for group in ensemble_groups(pending):
             step = max_members or len(group)
             for start in range(0, len(group), step):
-                _train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every)
+                train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every)
     return sweep_status(grid, dataset, mine, root)
 
 
-def _train_and_store(members, device, data, root: Path, progress: bool, checkpoint_every: int) -> None:
+def train_and_store(members: list[TrainConfig], device, data, root: Path, progress: bool = True,
+                    checkpoint_every: int = 5, keep_epochs: tuple[int, ...] = ()) -> None:
+    """Train one ensemble group (resumably) and store every member under its lone-run key.
+
+    `keep_epochs` (1-based) also stores each member as it stood after those epochs, under the
+    key of the same config with `epochs` set to that epoch: for a constant learning rate (and
+    schedules that only look at the epoch index) that is the model a run of that length ends with.
+    """
+    if keep_epochs and len(members[0].lr_values) > 1:
+        raise ConfigError(f"keep_epochs={keep_epochs!r} needs one constant learning rate, not the schedule "
+                          f"{members[0].lr_values}: a snapshot must equal the shorter run it is stored as")
     folder = root / "ensembles" / ensemble_key(members)
-    results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
-                             checkpoint_every=checkpoint_every, progress=progress, data=data)
-    for result in results:
-        if result.model is None:
-            mark_diverged(result.config, result.diverged_in_epoch, root)
-        else:
-            store_vae(result.config, result.model, result.history, root)
+
+    def keep(epoch: int, current) -> None:
+        if epoch + 1 in keep_epochs and epoch + 1 < members[0].epochs:
+            _store_all(current(), root, epochs=epoch + 1)
+
+    _store_all(train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
+                              checkpoint_every=checkpoint_every, progress=progress, data=data,
+                              on_epoch_end=keep if keep_epochs else None), root)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _store_all(results, root: Path, epochs: int | None = None) -> None:
+    for result in results:
+        config = result.config if epochs is None else dataclasses.replace(result.config, epochs=epochs)
+        if result.model is None:
+            mark_diverged(config, result.diverged_in_epoch, root)
+        else:
+            store_vae(config, result.model, result.history, root)
 
 
 @dataclass
