@@ -36,12 +36,17 @@ class ClassifierCNN(nn.Module):
 
 
 @torch.no_grad()
-def predict_labels(model: ClassifierCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Most probable class of each flattened image; any leading shape, e.g. (T+1, trials, D)."""
+def predict_probabilities(model: ClassifierCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class probabilities of each flattened image; any leading shape, e.g. (T+1, trials, D) -> (T+1, trials, C)."""
     model.eval()
     flat = x.reshape(-1, x.shape[-1])
-    labels = torch.cat([model(flat[s:s + batch_size]).argmax(dim=1) for s in range(0, flat.shape[0], batch_size)])
-    return labels.reshape(x.shape[:-1])
+    logits = torch.cat([model(flat[s:s + batch_size]) for s in range(0, flat.shape[0], batch_size)])
+    return logits.softmax(dim=1).reshape(*x.shape[:-1], -1)
+
+
+def predict_labels(model: ClassifierCNN, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Most probable class of each flattened image; any leading shape, e.g. (T+1, trials, D)."""
+    return predict_probabilities(model, x, batch_size).argmax(dim=-1)
 
 
 @dataclass
