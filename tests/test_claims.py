@@ -62,3 +62,22 @@ def test_latent_size_claims_and_page_verdicts_agree():
     assert verdicts_for("mnist", "07_latent_dimension", fig8) == {
         "Fig. 8 (trend)": PARTLY, "Fig. 8 (level)": PARTLY, "Fig. 8 (right)": PARTLY}
     assert verdicts_for("fashion_mnist", "08_generalization", fig9) == {}
+
+
+def test_claims_from_the_other_sources_name_their_source_and_judge_by_their_rules():
+    from vaedyn.claims import CLAIMS, NOT, PARTLY, REPRODUCED, claims_table, verdicts_for
+
+    assert {c.source for c in CLAIMS if c.notebook in ("09_training_dynamics", "10_latent_representations")} == {
+        "Gentili", "EM-to-SVI tutorial", "Peşte et al."}
+    page_09 = verdicts_for("mnist", "09_training_dynamics",
+                           {"kl_rises_fraction": 1.0, "rank_4_9": 7, "two_d_test_negative_elbo": 170.0})
+    assert page_09 == {"Gentili: KL": REPRODUCED, "EM-to-SVI: 2-D map": PARTLY, "EM-to-SVI: 2-D loss": NOT}
+    page_10 = verdicts_for("mnist", "10_latent_representations", {
+        "informative_growth_last": 0.2, "axis_alignment": 0.95, "gap_shrinks_fraction": 0.5,
+        "best_probe_mean": 0.935, "variance_helps_fraction": 0.0, "variance_bulge_fraction": 1.0,
+        "sharpness_difference": [0.01, -0.02, 0.04]})
+    assert page_10 == {"Peşte: Fig. 2 (left)": PARTLY, "Peşte: Sec. 2.1": REPRODUCED, "Peşte: Fig. 2 (right)": PARTLY,
+                       "Peşte: Fig. 3 (left)": REPRODUCED, "Peşte: Fig. 3 (centre)": NOT,
+                       "Peşte: Fig. 4": REPRODUCED, "Peşte: Fig. 5": PARTLY}
+    row = next(r for r in claims_table([]) if r["figure"] == "Peşte: Fig. 5")
+    assert row["source"] == "Peşte et al." and row["reported"] == "sharper"
