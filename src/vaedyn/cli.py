@@ -95,7 +95,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
     parser.add_argument("--nz", type=_positive_int, default=100, help="latent units N_z (default: 100)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="quick",
-                        help="training budget: smoke (seconds), quick (CPU book), paper (1500 epochs) (default: quick)")
+                        help="training budget: smoke (seconds), quick (CPU book), long (the paper's main models on CPU), "
+                             "paper (1500 epochs everywhere) (default: quick)")
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise (default: 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",

@@ -77,62 +77,92 @@ def random_order(n: int, generator: Generator, device: torch.device) -> torch.Te
     return torch.randperm(n, generator=generator, device=device)
 
 
+def standard_normal_noise(n_samples: int, like: torch.Tensor, generator: Generator | None = None) -> torch.Tensor:
+    """eps ~ N(0, I) of shape (n_samples, *like.shape), drawn from the run's generator (eq. 12)."""
+    if isinstance(generator, MemberGenerators):
+        return generator.randn(n_samples, like)
+    return torch.randn((n_samples, *like.shape), generator=generator, device=like.device, dtype=like.dtype)
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int,
                    generator: Generator | None = None) -> torch.Tensor:
     """z^(l) = mu + sigma * eps^(l), eps ~ N(0, I) (eq. 12); returns (n_samples, *mu.shape)."""
-    if isinstance(generator, MemberGenerators):
-        eps = generator.randn(n_samples, mu)
-    else:
-        eps = torch.randn((n_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+    return shift_and_scale(mu, logvar, standard_normal_noise(n_samples, mu, generator))
+
+
+def shift_and_scale(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The deterministic half of eq. (12): z = mu + exp(log sigma^2 / 2) * eps."""
     return mu + (0.5 * logvar).exp() * eps
-
-
-class _BernoulliNegativeLogLikelihood(torch.autograd.Function):
-    """sum_d [max(l, 0) - x l + log(1 + exp(-|l|))], the stable form of -log p(x|z), with its
-    gradient sigmoid(l) - x written out.
-
-    Why not F.binary_cross_entropy_with_logits: on CPU it goes through log1p/softplus kernels
-    that are not vectorised in current PyTorch builds (~12x slower than log), which made the
-    likelihood a fifth of a training step of the paper's model on 2 cores. log(1 + e) with
-    e = exp(-|l|) <= 1 loses at most half an ulp of 1 (6e-8 nats) per pixel against log1p.
-    Doing the sum here also spares autograd from keeping a full-size intermediate.
-    """
-
-    @staticmethod
-    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(logits, x)
-        return (logits.clamp(min=0) - x * logits + torch.log(1 + torch.exp(-logits.abs()))).sum(dim=-1)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        logits, x = ctx.saved_tensors
-        grad = grad.unsqueeze(-1)
-        grad_logits = (torch.sigmoid(logits) - x) * grad if ctx.needs_input_grad[0] else None
-        grad_x = (-logits * grad).sum_to_size(x.shape) if ctx.needs_input_grad[1] else None
-        return grad_logits, grad_x
 
 
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x|z) = sum_d [x_d log s_d + (1 - x_d) log(1 - s_d)] with s = sigmoid(logits),
     summed over the last axis; exact for intensities in [0, 1] as well as binary x. x broadcasts
-    against the logits (e.g. one image batch for L samples of z)."""
-    return -_BernoulliNegativeLogLikelihood.apply(logits, x)
+    against the logits (e.g. one image batch for L samples of z).
+
+    PyTorch's fused binary_cross_entropy_with_logits (stable where the sigmoid saturates). Code
+    version 2 used a hand-written kernel here; with torch 2.15 on a 2-core AVX2 machine the stock
+    one was faster (0.68 against 0.79 ms per forward + backward on one step's logits, medians of
+    30 rounds), so the hand-written one went (vae code version 3)."""
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(dim=-1)
 
 
-def elbo_terms(model: VAE, x: torch.Tensor, n_samples: int = 2,
-               generator: Generator | None = None, log_weights: bool = False) -> ElboTerms:
+def latent_shape(model, x: torch.Tensor) -> tuple[int, ...]:
+    """Shape of mu for input x, without running the encoder: (batch, N_z) for a VAE,
+    (K, batch, N_max) for an ensemble (whose `size` is K)."""
+    members = getattr(model, "size", None)
+    return (x.shape[-2], model.nz) if members is None else (members, x.shape[-2], model.nz)
+
+
+def latent_noise(model, x: torch.Tensor, n_samples: int, generator: Generator | None,
+                 dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The eps of eq. (12) for a batch x, drawn before the encoder runs (it draws no random numbers,
+    so this is the eps a draw after it would give), in `dtype` (the autocast dtype; default float32)."""
+    like = torch.empty(latent_shape(model, x), device=x.device, dtype=dtype or torch.float32)
+    return standard_normal_noise(n_samples, like, generator)
+
+
+def elbo_terms(model: VAE, x: torch.Tensor, n_samples: int = 2, generator: Generator | None = None,
+               log_weights: bool = False, noise_dtype: torch.dtype | None = None) -> ElboTerms:
     """Both terms of eq. (13) for a batch x, with L = n_samples samples of z per example; with
     `log_weights`, also the importance log-weights of the same samples (for `renyi_bound`).
 
     Works unchanged for an ensemble (`ensemble.StackedVAE` with `MemberGenerators`): x is then
     (batch, D) or (K, batch, D) and every term gets a leading member axis.
     """
+    eps = latent_noise(model, x, n_samples, generator, noise_dtype)
+    return ElboTerms(*_terms_given_noise(model, x, eps, log_weights))
+
+
+def _terms_given_noise(model: VAE, x: torch.Tensor, eps: torch.Tensor, log_weights: bool):
+    """(reconstruction, KL, log-weights or None) of eq. (13) for fixed noise eps."""
     mu, logvar = model.encode(x)
-    z = reparameterize(mu, logvar, n_samples, generator)
+    z = shift_and_scale(mu, logvar, eps)
     log_likelihood = bernoulli_log_likelihood(model.decode_logits(z).float(), x)
-    return ElboTerms(reconstruction=-log_likelihood.mean(dim=0), kl=gaussian_kl(mu.float(), logvar.float()),
-                     log_weights=importance_log_weights(log_likelihood, z.float(), mu.float(), logvar.float())
-                     if log_weights else None)
+    weights = (importance_log_weights(log_likelihood, z.float(), mu.float(), logvar.float())
+               if log_weights else None)
+    return -log_likelihood.mean(dim=0), gaussian_kl(mu.float(), logvar.float()), weights
+
+
+def training_loss(model: VAE, x: torch.Tensor, eps: torch.Tensor, beta, renyi_alpha: float = 1.0):
+    """(loss, reconstruction, KL) for fixed noise eps: the loss is the batch mean of the negative
+    ELBO of eq. (13) with its KL term weighted by `beta` (KL annealing), or of the negative Renyi
+    bound when renyi_alpha != 1; an ensemble's loss is the sum over members of each member's mean,
+    so each member's gradient is exactly the one it would get alone. The terms are per example."""
+    renyi = renyi_alpha != 1.0
+    reconstruction, kl, log_weights = _terms_given_noise(model, x, eps, renyi)
+    per_example = -renyi_bound(log_weights, renyi_alpha) if renyi else reconstruction + beta * kl
+    return per_example.mean(dim=-1).sum(), reconstruction, kl
+
+
+# torch.compile (inductor) of the whole loss, so its backward is one fused graph too: the same
+# arithmetic, rounded differently, measurably faster per step on CPU (benchmarks/train_throughput.py).
+# One graph per input shape (batch size, N_z, members); beta arrives as a 0-d tensor so KL annealing
+# does not recompile every epoch. A shape past the recompile limit must fail loudly: a silent
+# fall-back to eager would change the run's rounding.
+torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+torch._dynamo.config.fail_on_recompile_limit_hit = True
+compiled_training_loss = torch.compile(training_loss, dynamic=False)
 
 
 def importance_log_weights(log_likelihood: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,

@@ -16,14 +16,15 @@ from typing import Callable
 
 import torch
 
-from .config import TrainConfig, resolve_device
+from .config import TrainConfig, main_model_snapshots, resolve_device
 from .files import atomic_torch_save, atomic_write_json, sha256_file
 from .model import VAE
 
 # Bump when a change to a model or its objective makes older artifacts a different experiment.
-# vae 2: the Bernoulli likelihood's own kernel (objective._BernoulliNegativeLogLikelihood) rounds
-# differently from F.binary_cross_entropy_with_logits, so trained weights differ in the last bits.
-CODE_VERSIONS = {"vae": 2, "classifier": 1}
+# vae 2: a hand-written Bernoulli likelihood kernel, which rounds differently from
+# F.binary_cross_entropy_with_logits; vae 3: back to the stock kernel (faster where measured, see
+# objective.bernoulli_log_likelihood), decided before the long profile's 1500-epoch runs.
+CODE_VERSIONS = {"vae": 3, "classifier": 1}
 # A member that diverged (NaN/inf loss) leaves this file instead of a model, so sweeps report it
 # rather than train it again; the lone-run path raises TrainingDivergedError for the same config.
 DIVERGED = "diverged.json"
@@ -109,16 +110,29 @@ class TrainedVAE:
 
 
 def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root: str | Path | None = None,
-                 progress: bool = True, checkpoint_every: int = 10) -> TrainedVAE:
+                 progress: bool = True, checkpoint_every: int = 10,
+                 keep_epochs: tuple[int, ...] | None = None) -> TrainedVAE:
     """The trained VAE for `config`: from the store when present, else trained (resuming a
-    checkpoint left by a killed run) and stored. The model is returned on `device`, in eval mode."""
+    checkpoint left by a killed run) and stored. The model is returned on `device`, in eval mode.
+
+    A training also stores the model after each epoch in `keep_epochs` (default: the profile's
+    `snapshot_epochs` when `config` is a profile's main model, `config.main_model_snapshots`) as
+    the artifact of `config.snapshot(epoch)`, the key a run stopped after that epoch would get."""
+    from .pretrained import install  # imports the store; import here to keep the graph one-way
     from .train import train  # the store is imported by train's callers; keep the import graph one-way
 
+    if not (artifact_dir("vae", config.to_dict(), root) / "meta.json").exists():
+        install(config, root)  # weights shipped in pretrained/ for this config: store them, don't train
     device = resolve_device(device)
+    keep_epochs = main_model_snapshots(config) if keep_epochs is None else keep_epochs
+
+    def keep(epoch: int, model: VAE, history: list[dict]) -> None:
+        store_vae(config.snapshot(epoch), model, history, root)
 
     def create(directory: Path):
         result = train(config, device=device, checkpoint_path=directory / "checkpoint.pt",
-                       checkpoint_every=checkpoint_every, progress=progress)
+                       checkpoint_every=checkpoint_every, progress=progress, keep=keep,
+                       keep_epochs=tuple(e for e in keep_epochs if e < config.last_epoch))
         return vae_payload(result.model, result.history)
 
     payload, meta, directory = fetch_or_create("vae", config.to_dict(), create, root)

@@ -19,7 +19,8 @@ from .config import TrainConfig, kl_weight, learning_rate, resolve_device
 from .data import Dataset, load_dataset
 from .files import atomic_torch_save
 from .model import VAE
-from .objective import Generator, elbo_terms, random_order, renyi_bound
+from .objective import (ElboTerms, Generator, compiled_training_loss, elbo_terms, latent_noise, random_order,
+                        training_loss)
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8
@@ -42,6 +43,11 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def compute_dtype(precision: str) -> torch.dtype:
+    """The dtype autocast computes in, and in which the reparameterisation noise is drawn."""
+    return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
@@ -75,7 +81,8 @@ def mean_metrics(model, x: torch.Tensor, n_samples: int, generator: Generator, b
     model.eval()
     with autocast(x.device, precision):
         for start in range(0, x.shape[0], batch_size):
-            sums = summed_metrics(elbo_terms(model, x[start:start + batch_size], n_samples, generator))
+            sums = summed_metrics(elbo_terms(model, x[start:start + batch_size], n_samples, generator,
+                                             noise_dtype=compute_dtype(precision)))
             totals = sums if totals is None else totals + sums
     model.train(was_training)
     return totals / x.shape[0]
@@ -92,20 +99,20 @@ def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Ten
     """One Adam step on the batch mean of the config's loss; returns the batch's summed
     (negative ELBO, reconstruction, KL) as a device tensor, so the caller need not sync.
 
-    The loss is the negative ELBO of eq. (13) with its KL term weighted by `beta` (KL annealing,
-    `config.kl_weight`), or the negative Renyi bound when config.renyi_alpha != 1; the metrics
-    are always the plain ELBO's. For an ensemble the loss is the sum over members of each
-    member's batch mean, so each member's gradient is exactly the one it would get alone."""
-    renyi = config.renyi_alpha != 1.0
+    The loss is `objective.training_loss` (beta = `config.kl_weight` of the epoch); the metrics
+    are always the plain ELBO's. `config.compile` runs it, and so its backward, through
+    torch.compile."""
     with autocast(batch.device, config.precision):
-        terms = elbo_terms(model, batch, config.n_samples, generator, log_weights=renyi)
-    per_example = (-renyi_bound(terms.log_weights, config.renyi_alpha) if renyi
-                   else terms.reconstruction + beta * terms.kl)
-    loss = per_example.mean(dim=-1).sum()
+        eps = latent_noise(model, batch, config.n_samples, generator, compute_dtype(config.precision))
+        if config.compile:
+            loss, reconstruction, kl = compiled_training_loss(
+                model, batch, eps, torch.tensor(beta, device=batch.device), config.renyi_alpha)
+        else:
+            loss, reconstruction, kl = training_loss(model, batch, eps, beta, config.renyi_alpha)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return summed_metrics(terms)
+    return summed_metrics(ElboTerms(reconstruction.detach(), kl.detach()))
 
 
 def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x_train: torch.Tensor, config: TrainConfig,
@@ -130,12 +137,18 @@ def epoch_record(epoch: int, lr: float, train_values, test_values) -> dict:
 def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_path: str | Path | None = None,
           checkpoint_every: int = 10, progress: bool = True,
           on_epoch_end: Callable[[int, dict], None] | None = None,
-          data: tuple[Dataset, Dataset] | None = None) -> TrainResult:
+          data: tuple[Dataset, Dataset] | None = None,
+          keep: Callable[[int, VAE, list[dict]], None] | None = None,
+          keep_epochs: tuple[int, ...] = ()) -> TrainResult:
     """Train a VAE as `config` says; resume from `checkpoint_path` when it holds a checkpoint.
 
+    Trains `config.last_epoch` epochs: all of them, or the first `stop_epoch` of the schedule.
     A checkpoint (model, optimizer, generator state, config, history) is written atomically
-    every `checkpoint_every` epochs and after the last. `on_epoch_end(epoch, record)` runs after
-    each epoch (0-based), after the checkpoint. `data` = (train, test) skips loading.
+    every `checkpoint_every` epochs and after the last. After each epoch e (1-based) in
+    `keep_epochs`, `keep(e, model, history)` runs *before* a checkpoint can claim that epoch,
+    so a run killed in between repeats the epoch and keeps it then. `on_epoch_end(epoch,
+    record)` runs after each epoch (0-based), after the checkpoint. `data` = (train, test)
+    skips loading.
     """
     device = resolve_device(device)
     if checkpoint_every < 1:
@@ -155,7 +168,7 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         start_epoch, history = _restore(checkpoint_path, config, model, optimizer, generator)
 
     n = x_train.shape[0]
-    bar = tqdm(range(start_epoch, config.epochs), initial=start_epoch, total=config.epochs,
+    bar = tqdm(range(start_epoch, config.last_epoch), initial=start_epoch, total=config.last_epoch,
                desc=f"VAE {config.dataset} Nz={config.nz}", unit="epoch", disable=not progress)
     model.train()
     for epoch in bar:
@@ -174,7 +187,9 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         record = epoch_record(epoch, lr, train_metrics.values(), test_metrics.values())
         history.append(record)
         bar.set_postfix(train=f"{record['train_negative_elbo']:.2f}", test=f"{record['test_negative_elbo']:.2f}")
-        if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.epochs):
+        if keep is not None and epoch + 1 in keep_epochs:
+            keep(epoch + 1, model, history)
+        if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.last_epoch):
             _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
