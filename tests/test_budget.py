@@ -1,0 +1,87 @@
+"""The budget measurements of one model and the rule that says whether two runs agree."""
+import copy
+import dataclasses
+
+import pytest
+
+from vaedyn import budget
+from vaedyn.classifier import ClassifierCNN
+from vaedyn.config import get_profile
+from vaedyn.data import load_dataset
+from vaedyn.train import train
+
+EFFORT = budget.Effort(trials_distance=12, trials_stages=12, trials_classifier=10, steps=6, p_grid=(0.0, 0.4, 0.8))
+
+
+@pytest.fixture(scope="module")
+def measured():
+    """Two digits models (eager, compiled) measured with a tiny effort."""
+    from vaedyn.config import TrainConfig
+
+    digits = load_dataset("digits", "train")
+    config = TrainConfig(dataset="digits", nz=6, hidden=32, epochs=4, batch_size=50, seed=1)
+    values = {}
+    for name, cfg in [("eager", config), ("compiled", dataclasses.replace(config, compile=True))]:
+        trained = train(cfg, device="cpu", progress=False)
+        values[name] = budget.measure(trained.model, trained.history, digits.x, digits.y, EFFORT,
+                                      classifier=ClassifierCNN(side=8).eval())
+    return values
+
+
+def test_measure_reports_every_budget_value(measured):
+    values = measured["eager"]
+    assert values["epochs"] == 4 and values["test_negative_elbo"] > 0
+    assert 0 <= values["active_units"] <= 6 and 1 <= values["components_70"] <= values["components_99"] <= 6
+    assert values["orthogonality"] >= 0 and len(values["approaching_concept"]) == 10
+    assert set(values["stages"]) == {"swap/6", "swap/1", "flip/6", "flip/1"}
+    for entry in values["stages"].values():
+        assert entry["p_grid"] == [0.0, 0.4, 0.8] and len(entry["stages"]) == 3
+        assert set(entry["stages"]) <= {"I", "II", "III"} and entry["sequence"].split("-")[0] == entry["stages"][0]
+    assert values["first_wrong_p"] in (None, *budget.FIG5_P_GRID)
+
+
+def test_a_compiled_run_agrees_with_its_eager_run(measured):
+    verdicts = budget.agreement(measured["eager"], measured["compiled"])
+    assert set(verdicts) == set(budget.AGREEMENT_RULES)
+    assert verdicts["test_negative_elbo"] and verdicts["components_70"]
+
+
+def test_agreement_fails_when_a_value_moves_beyond_its_tolerance(measured):
+    reference = measured["eager"]
+    moved = copy.deepcopy(reference)
+    moved["test_negative_elbo"] += 0.6
+    moved["orthogonality"] *= 1.2
+    key = "swap/6"
+    resolved = [i for i, p in enumerate(reference["stages"][key]["p_grid"])
+                if p not in reference["stages"][key]["unresolved_p"]]
+    if resolved:
+        i = resolved[0]
+        moved["stages"][key]["stages"][i] = "III" if reference["stages"][key]["stages"][i] != "III" else "I"
+    verdicts = budget.agreement(reference, moved)
+    assert not verdicts["test_negative_elbo"] and not verdicts["orthogonality"]
+    assert verdicts["active_units"] and verdicts["components_70"]
+    assert verdicts["stage_sequences"] is (not resolved)
+    assert budget.agreement(reference, copy.deepcopy(reference)) == {k: True for k in budget.AGREEMENT_RULES}
+
+
+def test_effort_scales_a_profile():
+    quick = get_profile("quick")
+    effort = budget.budget_effort(quick, scale=0.2, p_stride=2)
+    assert (effort.trials_stages, effort.trials_distance, effort.trials_classifier) == (100, 60, 40)
+    assert effort.p_grid == quick.p_grid[::2] and effort.steps == quick.steps
+    assert budget.budget_effort(quick).trials_stages == quick.trials_stages
+    with pytest.raises(ValueError, match="scale=0"):
+        budget.budget_effort(quick, scale=0)
+
+
+def test_budget_verdicts_follow_the_claims_rules():
+    assert budget.verdicts({"active_units": 14, "components_70": 20, "onset_iii": 0.45}) == {
+        "active_units": "reproduced", "components_70": "not reproduced", "onset_iii": "reproduced"}
+    assert budget.claim_for("first_p_without_recovery").paper == "0.7"
+
+
+def test_settled_compares_the_last_two_snapshots():
+    assert budget.settled([100.0, 90.0, 88.0]) and not budget.settled([100.0, 80.0])
+    assert budget.settled([40, 35, 36]) and not budget.settled([40, 30])
+    assert budget.settled(["I-III", "I-II-III"]) is False and budget.settled([0.4, 0.4])
+    assert budget.settled([None, None]) and budget.settled([5.0]) is None
