@@ -9,7 +9,7 @@ SHARED_DATA ?= ../shared/data
 export VAEDYN_DATA ?= $(CURDIR)/data
 export VAEDYN_ARTIFACTS ?= $(CURDIR)/artifacts
 
-.PHONY: book html test data browser benchmark sweep clean-venv
+.PHONY: book html test data browser benchmark sweep long-train clean-venv
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,23 @@ GRID ?= fig8
 DATASET ?= mnist
 sweep: $(VENV)/.installed data
 	$(PY) -m vaedyn sweep --grid $(GRID) --profile $(PROFILE) --dataset $(DATASET) --device $(DEVICE) $(if $(SHARD),--shard $(SHARD))
+
+# The long profile's models (issue 9: hours on 2 CPU cores), in the background and resumable:
+# run it again after any stop and it continues from the last checkpoint. Keep the store outside
+# the work tree, e.g. `make long-train VAEDYN_ARTIFACTS=$$HOME/vaedyn-artifacts`; the log is
+# long-train.log in that store. MNIST's main model first, then its grids, then Fashion-MNIST's.
+LONG_STEPS = train --profile long --dataset mnist; \
+	sweep --profile long --dataset mnist --grid fig8 --shard 1/1; \
+	sweep --profile long --dataset mnist --grid fig9 --shard 1/1; \
+	train --profile long --dataset fashion_mnist; \
+	sweep --profile long --dataset fashion_mnist --grid fig8 --shard 1/1; \
+	sweep --profile long --dataset fashion_mnist --grid fig9 --shard 1/1
+long-train: $(VENV)/.installed data
+	@mkdir -p "$(VAEDYN_ARTIFACTS)"
+	@echo "training the long profile in the background; follow it with: tail -f $(VAEDYN_ARTIFACTS)/long-train.log"
+	@nohup sh -c 'echo "$(LONG_STEPS)" | tr ";" "\n" | while read -r step; do \
+	  echo "== $$(date -u +%FT%TZ) vaedyn $$step"; $(PY) -m vaedyn $$step --device $(DEVICE) || exit 1; done' \
+	  >> "$(VAEDYN_ARTIFACTS)/long-train.log" 2>&1 &
 
 clean-venv:
 	rm -rf $(VENV)
