@@ -204,6 +204,7 @@ CHAPTERS = (
     Chapter("07_latent_dimension"), Chapter("08_generalization"),
     Chapter("03_concept_distances", "fashion_mnist"), Chapter("04_hierarchy_stages", "fashion_mnist"),
     Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
+    Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
     Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),
     Chapter("90_claims"), Chapter("91_reproducibility"),
 )
