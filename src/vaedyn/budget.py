@@ -54,11 +54,6 @@ def budget_effort(profile, scale: float = 1.0, p_stride: int = 1) -> Effort:
                   p_grid=tuple(profile.p_grid[::p_stride]))
 
 
-def _collapse(stages: list[str]) -> str:
-    """'I I II III III' -> 'I-II-III': the sequence of distinct stages along p."""
-    return "-".join(s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1])
-
-
 @torch.no_grad()
 def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch.Tensor, effort: Effort,
             classifier: torch.nn.Module | None = None, seed: int = 0,
@@ -85,7 +80,7 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
                                     effort.steps, noise, seed)
             to_iii = [b["p"] for b in sweep.stage_boundaries() if b["to"] == "III"]
             stages[f"{noise}/{label}"] = {
-                "p_grid": sweep.p_grid, "stages": sweep.stages(), "sequence": _collapse(sweep.stages()),
+                "p_grid": sweep.p_grid, "stages": sweep.stages(), "sequence": hierarchy.stage_sequence(sweep.stages()),
                 "onset_iii": to_iii[0] if to_iii else None,   # the claims page's reading: first boundary into III
                 "unresolved_p": [p for p, u in zip(sweep.p_grid, hierarchy.unresolved(sweep)) if u],
                 "concept_argmin_mean": hierarchy.argmin_mean(sweep, "concept").mean().item()}

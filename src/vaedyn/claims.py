@@ -55,9 +55,9 @@ def _sweep(values: dict, label: str = "6", noise: str = "swap") -> dict:
 
 def _stage_order(values: dict) -> str:
     """The sequence of distinct stages along p for label 6 with swap noise, e.g. 'I-II-III'."""
-    stages = _sweep(values)["stages"]
-    order = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
-    return "-".join(order)
+    from .hierarchy import stage_sequence
+
+    return stage_sequence(_sweep(values)["stages"])
 
 
 def _recall_fails_at(values: dict) -> float | None:

@@ -108,6 +108,11 @@ def class_mahalanobis(model: VAE, concepts: ConceptSet, images: torch.Tensor, la
 
 # --- Fig. 4 ---------------------------------------------------------------------------------------
 
+def stage_sequence(stages: list[str]) -> str:
+    """'I I II III III' along p -> 'I-II-III': the distinct stages in the order they occur."""
+    return "-".join(s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1])
+
+
 def stage_onsets(sweep: HierarchySweep) -> dict[str, float | None]:
     """The smallest p of the grid at which each stage occurs (None when it never does)."""
     stages = sweep.stages()

@@ -156,7 +156,8 @@ def training_loss(model: VAE, x: torch.Tensor, eps: torch.Tensor, beta, renyi_al
 
 
 # torch.compile (inductor) of the whole loss, so its backward is one fused graph too: the same
-# arithmetic, rounded differently, measurably faster per step on CPU (benchmarks/train_throughput.py).
+# arithmetic, rounded differently; on 2 AVX2 cores 0-10 % faster per epoch, within this machine's
+# run-to-run noise (benchmarks/train_throughput.py).
 # One graph per input shape (batch size, N_z, members); beta arrives as a 0-d tensor so KL annealing
 # does not recompile every epoch. A shape past the recompile limit must fail loudly: a silent
 # fall-back to eager would change the run's rounding.
