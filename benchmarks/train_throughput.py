@@ -31,7 +31,7 @@ import torch
 from vaedyn.config import TrainConfig, resolve_device
 from vaedyn.data import data_root, load_dataset
 from vaedyn.objective import bernoulli_log_likelihood
-from vaedyn.train import build_model, compute_dtype, make_optimizer, train_epoch, training_step
+from vaedyn.training.loop import build_model, compute_dtype, make_optimizer, train_epoch, training_step
 
 
 def gemm_shapes(batch: int, n_samples: int, d: int, hidden: int, nz: int) -> list[tuple[int, int, int]]:

@@ -4,11 +4,11 @@ import dataclasses
 
 import pytest
 
-from vaedyn import budget
-from vaedyn.classifier import ClassifierCNN
+from vaedyn.paper import budget
+from vaedyn.training.classifier import ClassifierCNN
 from vaedyn.config import get_profile
 from vaedyn.data import load_dataset
-from vaedyn.train import train
+from vaedyn.training.loop import train
 
 EFFORT = budget.Effort(trials_distance=12, trials_stages=12, trials_classifier=10, steps=6, p_grid=(0.0, 0.4, 0.8))
 

@@ -77,7 +77,7 @@ def _device(text: str) -> str:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from .sweep import parse_shard
+    from .training.sweep import parse_shard
 
     try:
         return parse_shard(text)
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _trained(args):
     from .config import get_profile
-    from .store import get_or_train
+    from .training.store import get_or_train
 
     profile = get_profile(args.profile)
     overrides = {"precision": args.precision, "kl_warmup_epochs": args.kl_warmup_epochs,
@@ -169,7 +169,7 @@ def _trained(args):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "info":
-        from .store import artifact_root, list_artifacts
+        from .training.store import artifact_root, list_artifacts
 
         records = list_artifacts()
         if not records:
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "sweep":
         from .config import get_profile
-        from .sweep import run_sweep, sweep_status
+        from .training.sweep import run_sweep, sweep_status
 
         if args.shard is None:
             status = sweep_status(get_profile(args.profile).grid(args.grid), args.dataset)
@@ -219,16 +219,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data import load_dataset
     from .files import atomic_savez
-    from .inference import noisy_starts, repeated_inference
+    from .analysis.trials import run_trials
 
     data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device)
     try:
-        starts = noisy_starts(data.x, data.y, args.label, args.trials, args.p, args.noise, args.seed)
+        trajectory = run_trials(trained.model, data.x, data.y, args.label, args.trials, args.p, args.steps, args.noise,
+                                args.seed, record_x=args.record_x)
     except ConfigError as error:
         print(f"vaedyn infer: error: {error}", file=sys.stderr)
         return 2
-    trajectory = repeated_inference(trained.model, starts.x0, args.steps, record_x=args.record_x)
-    arrays = {"z": trajectory.z.cpu().numpy(), "indices": starts.indices.cpu().numpy(),
+    arrays = {"z": trajectory.z.cpu().numpy(), "indices": trajectory.indices.cpu().numpy(),
               "label": np.int64(args.label), "p": np.float64(args.p), "noise": np.str_(args.noise),
               "model_key": np.str_(trained.path.name)}
     if args.record_x:

@@ -7,7 +7,7 @@ to the largest N_z and a member's unused units are masked to mu = log sigma^2 = 
 which makes their KL term exactly 0, their z exactly 0 and every gradient into them exactly 0,
 so each member computes what its own model would (tests/test_ensemble.py checks it).
 
-Each member keeps its own random stream (`objective.MemberGenerators`), hence its own data
+Each member keeps its own random stream (`randomness.MemberGenerators`), hence its own data
 order and noise, identical to a lone run of its config; Adam is element-wise, so one optimizer
 over the stacked weights is K independent optimizers. Members must share everything else
 (data, epochs, learning-rate schedule, batch size, L, precision): `ensemble_groups` splits a
@@ -26,12 +26,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import TrainConfig, kl_weight, learning_rate, resolve_device
-from .data import Dataset, load_dataset
-from .files import atomic_torch_save
-from .model import VAE
-from .objective import MemberGenerators
-from .train import METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, train_epoch
+from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
+from ..data import Dataset, load_dataset
+from ..files import atomic_torch_save
+from ..model import VAE
+from ..randomness import MemberGenerators
+from .loop import METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, train_epoch
 
 # Config fields members of one ensemble may differ in; all others must agree.
 MEMBER_FIELDS = ("nz", "seed")

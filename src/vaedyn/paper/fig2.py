@@ -1,7 +1,7 @@
 """The collective picture of many trajectories at once (Fig. 2, Supp. B and the supplementary movies).
 
 Many trials of repeated inference, each from a different noisy image of one label, are embedded
-at each step t with the windowed, uncentred PCA of eqs. (3)-(4) (`dynamics.windowed_pca`). This
+at each step t with the windowed, uncentred PCA of eqs. (3)-(4) (`analysis.pca.windowed_pca`). This
 module adds what a chapter needs around that embedding:
 
 - `embed_over_time`: the embedding at several steps, optionally with each eigenvector's sign
@@ -28,8 +28,9 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
-from .config import ConfigError
-from .dynamics import windowed_pca
+from ..config import ConfigError
+from .rules import NOT, PARTLY, REPRODUCED, UNDECIDED, Claim
+from ..analysis.pca import windowed_pca
 
 
 def _int_at_least(name: str, value, low: int) -> int:
@@ -324,3 +325,31 @@ def image_slant(images: torch.Tensor, side: int) -> torch.Tensor:
     mu11 = (grid * dr * dc).sum(dim=(-2, -1))
     mu02 = (grid * dr * dr).sum(dim=(-2, -1))
     return torch.where(mu02 > 1e-12, -mu11 / mu02.clamp(min=1e-12), torch.zeros_like(mu02)).to(images.dtype)
+
+
+# --- claims ----------------------------------------------------------------------------------------
+# Measured by chapter 02 under both readings of the noise (`values["readings"][reading]`).
+
+def _branching_verdict(classes: tuple[str, str]) -> str:
+    """(class at t = 0, class at the branch step) of the valley test -> verdict."""
+    at_start, at_branch = classes
+    if at_branch == "two clusters":
+        return REPRODUCED if at_start != "two clusters" else PARTLY
+    return UNDECIDED if at_branch == "undecided" else NOT
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("fig2c.two_clusters", "Fig. 2c", "Noisy '1's branch into two clusters of latent codes near t = 10",
+          "two clusters", "02_trajectories", lambda v: (v["valley_class_t0"], v["valley_class_branch"]),
+          _branching_verdict,
+          "chapter 02's valley test (95 % interval of the valley ratio) at the branch step: two clusters there "
+          "and not at t = 0 reproduced; two clusters at both partly; an interval that contains the threshold "
+          "undecided; one cloud not reproduced",
+          fixed=("after the 40-epoch record was read: the test gained its interval and 'undecided' class after a "
+                 "preview (chapter 02 says how), and an undecided test no longer counts as 'partly' (issue 10)")),
+    Claim("suppB.one_cluster_not_one", "Supp. B", "At the branch, one cluster decodes to '1's and the other "
+          "mostly to other digits", "one cluster not '1'", "02_trajectories",
+          lambda v: min(v["fraction_label_per_cluster"]),
+          lambda f: REPRODUCED if f < 0.5 else PARTLY if f < 0.8 else NOT,
+          "smallest share of '1' among the two k-means groups: < 0.5 reproduced, < 0.8 partly", unit="labelled '1'"),
+)

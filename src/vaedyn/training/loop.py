@@ -15,12 +15,12 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .config import TrainConfig, kl_weight, learning_rate, resolve_device
-from .data import Dataset, load_dataset
-from .files import atomic_torch_save
-from .model import VAE
-from .objective import (ElboTerms, Generator, compiled_training_loss, elbo_terms, latent_noise, random_order,
-                        training_loss)
+from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
+from ..data import Dataset, load_dataset
+from ..files import atomic_torch_save
+from ..model import VAE
+from ..objective import ElboTerms, compiled_training_loss, elbo_terms, training_loss
+from ..randomness import Generator, latent_noise, random_order
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8

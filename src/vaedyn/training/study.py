@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .config import StudyPlan, TrainConfig, get_profile, resolve_device
-from .data import load_dataset
+from ..config import StudyPlan, TrainConfig, get_profile, resolve_device
+from ..data import load_dataset
 from .ensemble import ensemble_groups
 from .store import TrainedVAE, artifact_root, load_vae
 from .sweep import SweepStatus, sweep_status, train_and_store

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from . import hierarchy
-from .concepts import active_units, components_for, concept_set, cumulative_contribution, orthogonality
-from .config import NOISE_MODES
-from .experiments import distance_study, hierarchy_sweep, label_map
-from .geometry import first_p_not_always_correct, first_p_without_recovery
-from .model import VAE
+from ..analysis.concepts import active_units, components_for, concept_set, orthogonality
+from ..analysis.pca import cumulative_contribution
+from ..config import NOISE_MODES
+from ..model import VAE
+from .fig3 import distance_study
+from .fig4 import argmin_mean, hierarchy_sweep, stage_sequence, unresolved
+from .fig5 import first_p_not_always_correct, first_p_without_recovery, label_map
 
 BUDGET_LABELS = (6, 1)               # Fig. 4a and its second class, as chapter 04
 FIG5_P_GRID = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.9)   # chapter 05's grid
@@ -80,10 +81,10 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
                                     effort.steps, noise, seed)
             to_iii = [b["p"] for b in sweep.stage_boundaries() if b["to"] == "III"]
             stages[f"{noise}/{label}"] = {
-                "p_grid": sweep.p_grid, "stages": sweep.stages(), "sequence": hierarchy.stage_sequence(sweep.stages()),
+                "p_grid": sweep.p_grid, "stages": sweep.stages(), "sequence": stage_sequence(sweep.stages()),
                 "onset_iii": to_iii[0] if to_iii else None,   # the claims page's reading: first boundary into III
-                "unresolved_p": [p for p, u in zip(sweep.p_grid, hierarchy.unresolved(sweep)) if u],
-                "concept_argmin_mean": hierarchy.argmin_mean(sweep, "concept").mean().item()}
+                "unresolved_p": [p for p, u in zip(sweep.p_grid, unresolved(sweep)) if u],
+                "concept_argmin_mean": argmin_mean(sweep, "concept").mean().item()}
     values["stages"] = stages
     values["stage_sequence"] = stages.get("swap/6", {}).get("sequence")
     values["onset_iii"] = stages.get("swap/6", {}).get("onset_iii")
@@ -96,27 +97,26 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
     return values
 
 
-# The budget values that a claim of the paper judges, by (figure, paper value) in `claims.CLAIMS`:
-# the verdict at every snapshot comes from that claim's own rule.
+# The budget values that a claim of the paper judges, by registry id: the verdict at every snapshot
+# comes from that claim's own rule (MNIST).
 BUDGET_CLAIMS = {
-    "approaching_labels_share": ("Fig. 3a", "all 10 labels"),
-    "stage_sequence": ("Fig. 4a", "I-II-III"),
-    "onset_iii": ("Figs. 4a, 5a", "0.4"),
-    "first_wrong_p": ("Fig. 5a", "0.4"),
-    "first_p_without_recovery": ("Fig. 5a", "0.7"),
-    "active_units": ("Fig. 7a", "14"),
-    "components_70": ("Fig. 7b", "9"),
+    "approaching_labels_share": "fig3a.concept_dip",
+    "stage_sequence": "fig4a.stage_order",
+    "onset_iii": "fig4a.stage_iii_onset",
+    "first_wrong_p": "fig5a.correct_below_0.4",
+    "first_p_without_recovery": "fig5a.window_below_0.7",
+    "active_units": "fig7a.active_units_14",
+    "components_70": "fig7b.components_70_is_9",
 }
 # Numbers the paper gives without a claim rule of ours: reference lines only, no verdict.
 PAPER_REFERENCE = {"components_99": 14, "concept_argmin_mean": (20, 30), "approaching_labels_share": 1.0}
 
 
 def claim_for(value: str):
-    """The `claims.Claim` whose rule judges budget value `value` (MNIST)."""
-    from .claims import CLAIMS
+    """The registry claim whose rule judges budget value `value` (MNIST)."""
+    from .registry import REGISTRY
 
-    figure, paper = BUDGET_CLAIMS[value]
-    return next(c for c in CLAIMS if c.figure == figure and c.paper == paper and c.dataset == "mnist")
+    return REGISTRY[BUDGET_CLAIMS[value]]
 
 
 def verdicts(values: dict) -> dict[str, str]:
@@ -148,7 +148,7 @@ AGREEMENT_RULES = {
     "components_70": ("within 1 component", lambda a, b: abs(a - b) <= 1),
     "orthogonality": ("within 10 % of the reference", lambda a, b: abs(a - b) <= 0.1 * abs(a)),
     "stage_sequences": ("the same stage at every p, for '6' and '1' under both noise readings, except at p "
-                        "where either run's two closest levels are within 2 standard errors (`hierarchy.unresolved`)",
+                        "where either run's two closest levels are within 2 standard errors (`fig4.unresolved`)",
                         None),
 }
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from .concepts import ConceptSet
-from .config import ConfigError
+from ..config import ConfigError
 from .inference import Trajectory, repeated_inference
-from .model import VAE
+from ..model import VAE
 from .representations import posterior_parameters
 
 CHAINS = {"means (paper)": {"stochastic": False, "sample_x": False},

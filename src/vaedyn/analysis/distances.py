@@ -1,11 +1,9 @@
 """Measurements on trajectories z(t): distances over time (eq. 7), their minima (eq. 9),
-the "approaching" criterion, windowed PCA (eqs. 3-4) and a Mahalanobis distance.
+the paper's "approaching" criterion and a stricter one, and a Mahalanobis distance.
 
 Trajectories are tensors of shape (T+1, trials, N_z), as `repeated_inference` returns them.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -43,37 +41,27 @@ def is_approaching(distances: torch.Tensor) -> torch.Tensor:
     return unique & interior & (minimum < line)
 
 
-@dataclass
-class WindowedPCA:
-    projection: torch.Tensor    # (trials, n_components): [q_1(t), q_2(t)]^T z^(i)(t)
-    components: torch.Tensor    # (N_z, n_components): leading eigenvectors q_k(t)
-    eigenvalues: torch.Tensor   # (N_z,), descending
+def segment_distance(start: torch.Tensor, end: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Distance from `target` to the nearest point of the straight segment from `start` to `end`, per
+    trial: min over s in [0, 1] of ||start + s (end - start) - target||. start, end: (trials, N_z);
+    target: (N_z,) or (trials, N_z)."""
+    direction = end - start
+    length2 = direction.pow(2).sum(dim=-1)
+    s = ((target - start) * direction).sum(dim=-1) / length2.clamp(min=torch.finfo(direction.dtype).tiny)
+    nearest = start + s.clamp(0.0, 1.0).unsqueeze(-1) * direction
+    return torch.linalg.vector_norm(nearest - target, dim=-1)
 
 
-def windowed_pca(z: torch.Tensor, t: int, window: int, n_components: int = 2, centered: bool = False) -> WindowedPCA:
-    """Embed z(t) of every trial with the eigenvectors of Z(t)^T Z(t) (eqs. 3-4).
+def passes_closer_than_segment(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A stricter reading of "approaching" than `is_approaching`, per trial: the trajectory comes closer
+    to `target` than any point of the straight latent segment from z(0) to z(T) does.
 
-    Z(t) stacks z^(i)(s) of all trials for the `window` steps s = t..t+window-1 (fewer at the end
-    of the trajectory): N * window rows, matching the paper's N*Delta_t x N_z matrix. The paper
-    decomposes the uncentred Z^T Z, so by default the first component points roughly along the
-    mean; `centered=True` subtracts the window mean first (ordinary PCA). Each eigenvector's sign
-    is fixed so that its largest-magnitude entry is positive, making pictures comparable.
-    """
-    last = z.shape[0] - 1
-    if not 0 <= t <= last:
-        raise ValueError(f"t={t} is not allowed; it must be in [0, {last}]")
-    if window < 1:
-        raise ValueError(f"window={window} is not allowed; it must be >= 1")
-    stacked = z[t:t + window].reshape(-1, z.shape[-1]).double()
-    mean = stacked.mean(dim=0) if centered else torch.zeros(z.shape[-1], dtype=torch.float64, device=z.device)
-    stacked = stacked - mean
-    eigenvalues, eigenvectors = torch.linalg.eigh(stacked.T @ stacked)
-    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
-    top = eigenvectors[:, :n_components]
-    pivot = top.abs().argmax(dim=0)
-    top = top * torch.sign(top[pivot, torch.arange(n_components, device=z.device)])
-    projection = (z[t].double() - mean) @ top
-    return WindowedPCA(projection=projection.to(z.dtype), components=top.to(z.dtype), eigenvalues=eigenvalues)
+    `is_approaching` compares the minimum with the chord between d(0) and d(T); a unique interior
+    minimum lies below both end values and so always below the chord, so that criterion reduces to
+    "the minimum is not at t = 0 or T". Here the path must come closer to the target than the straight
+    path from z(0) to z(T) would: it has to bend towards it."""
+    closest = distance_over_time(z, target).min(dim=0).values
+    return closest < segment_distance(z[0], z[-1], target)
 
 
 def mahalanobis_over_time(z: torch.Tensor, class_memory: torch.Tensor) -> torch.Tensor:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .config import ConfigError
-from .model import VAE
-from .objective import (bernoulli_log_likelihood, importance_log_weights, importance_weighted_log_likelihood,
+from ..config import ConfigError
+from ..model import VAE
+from .pca import principal_components
+from ..objective import (bernoulli_log_likelihood, importance_log_weights, importance_weighted_log_likelihood,
                         renyi_bound, reparameterize)
 
 INFORMATIVE_EIGENVALUE = 0.01           # Peşte et al.'s epsilon
@@ -52,13 +52,9 @@ class Spectrum:
 
 
 def pca_spectrum(mu: torch.Tensor) -> Spectrum:
-    """Eigenvalues and eigenvectors of the covariance of the posterior means (sklearn's PCA)."""
-    pca = PCA().fit(mu.detach().double().cpu().numpy())
-    eigenvalues = np.zeros(mu.shape[1])
-    eigenvalues[:len(pca.explained_variance_)] = pca.explained_variance_
-    components = np.zeros((mu.shape[1], mu.shape[1]))
-    components[:len(pca.components_)] = pca.components_
-    return Spectrum(eigenvalues=eigenvalues, components=components)
+    """Eigenvalues and eigenvectors (as rows) of the covariance of the posterior means."""
+    axes = principal_components(mu)
+    return Spectrum(eigenvalues=axes.variances.cpu().numpy(), components=axes.components.T.cpu().numpy())
 
 
 def probe_features(mu: torch.Tensor, logvar: torch.Tensor, kind: str,

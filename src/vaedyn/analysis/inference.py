@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import ConfigError
-from .model import VAE
-from .objective import reparameterize
+from ..config import ConfigError
+from ..model import VAE
+from ..objective import reparameterize
 
 
 @dataclass
@@ -90,7 +90,7 @@ def noisy_starts(images: torch.Tensor, labels: torch.Tensor, label: int | None, 
                  noise: str = "swap", seed: int = 0) -> NoisyStarts:
     """Pick `trials` different images (of `label`, or of any label when None) and add noise with
     fraction p: one distinct image and one noise realisation per trial, as in Figs. 2-5."""
-    from .noise import inject_noise
+    from ..noise import inject_noise
 
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise ConfigError(f"trials={trials!r} is not allowed; it must be an integer >= 1")

@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from .model import VAE
-from .objective import reparameterize
+from ..model import VAE
+from ..objective import reparameterize
 
 SQRT2 = math.sqrt(2.0)
 # Below this |u1 - u0| / (sigma0 + sigma1) the half circle is replaced by the vertical line it tends

@@ -23,12 +23,12 @@ import safetensors
 import safetensors.torch
 
 from . import store
-from .config import TrainConfig
-from .files import atomic_write_text, sha256_file
-from .model import VAE
+from ..config import TrainConfig
+from ..files import atomic_write_text, sha256_file
+from ..model import VAE
 
-# The repository's pretrained/ folder (src/vaedyn/pretrained.py -> parents[2] is the repository root).
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
+# The repository's pretrained/ folder (src/vaedyn/training/pretrained.py -> parents[3] is the repository root).
+PRETRAINED_DIR = Path(__file__).resolve().parents[3] / "pretrained"
 SUMS_FILE = "SHA256SUMS"
 SUFFIX = ".safetensors"
 

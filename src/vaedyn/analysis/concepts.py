@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
-from .model import VAE
+from ..model import VAE
 
 
 @torch.no_grad()
@@ -77,12 +76,6 @@ def active_units(memory: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     """Boolean mask of latent units whose mean mu varies over the data by more than `threshold`
     (variance of mu across examples; the usual active-unit criterion, Burda et al. 2016)."""
     return memory.var(dim=0) > threshold
-
-
-def cumulative_contribution(memory: torch.Tensor) -> np.ndarray:
-    """Cumulative explained-variance ratio of the principal components of the memory vectors (Fig. 7b)."""
-    pca = PCA().fit(memory.detach().cpu().double().numpy())
-    return np.cumsum(pca.explained_variance_ratio_)
 
 
 def components_for(cumulative: np.ndarray, fraction: float) -> int:

@@ -16,9 +16,9 @@ from typing import Callable
 
 import torch
 
-from .config import TrainConfig, main_model_snapshots, resolve_device
-from .files import atomic_torch_save, atomic_write_json, sha256_file
-from .model import VAE
+from ..config import TrainConfig, main_model_snapshots, resolve_device
+from ..files import atomic_torch_save, atomic_write_json, sha256_file
+from ..model import VAE
 
 # Bump when a change to a model or its objective makes older artifacts a different experiment.
 # vae 2: a hand-written Bernoulli likelihood kernel, which rounds differently from
@@ -119,7 +119,7 @@ def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root:
     `snapshot_epochs` when `config` is a profile's main model, `config.main_model_snapshots`) as
     the artifact of `config.snapshot(epoch)`, the key a run stopped after that epoch would get."""
     from .pretrained import install  # imports the store; import here to keep the graph one-way
-    from .train import train  # the store is imported by train's callers; keep the import graph one-way
+    from .loop import train  # the store is imported by train's callers; keep the import graph one-way
 
     if not (artifact_dir("vae", config.to_dict(), root) / "meta.json").exists():
         install(config, root)  # weights shipped in pretrained/ for this config: store them, don't train

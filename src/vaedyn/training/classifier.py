@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import ClassifierConfig, resolve_device
-from .data import load_dataset
+from ..config import ClassifierConfig, resolve_device
+from ..data import load_dataset
 from .store import fetch_or_create
 
 

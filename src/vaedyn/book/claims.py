@@ -1,0 +1,105 @@
+"""The verdicts as the pages show them, all read from the claims registry (`paper.registry`).
+
+A chapter calls `page_verdicts`: it glues each verdict of the claims it measures under
+`glue_name(claim id, reading)` and gets the rows of its verdict table. The claims page calls
+`claims_rows` on every results file. Both judge through `registry.judge`, so a chapter and the
+claims page cannot disagree about the same results; a test checks it on the executed pages.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from ..paper.registry import NO_READING, REGISTRY, judge, page_claims
+from ..paper.rules import MISSING, NOT, PARTLY, PAPER, READINGS, REPRODUCED, UNDECIDED, Claim
+from .page import glue
+
+GLUE_PREFIX = "verdict__"
+VERDICT_ORDER = (NOT, UNDECIDED, PARTLY, REPRODUCED, MISSING)
+
+
+def glue_name(claim_id: str, reading: str) -> str:
+    """The glue key of one verdict on a chapter page, e.g. verdict__fig3a_concept_dip__swap."""
+    return f"{GLUE_PREFIX}{claim_id.replace('.', '_')}__{'none' if reading == NO_READING else reading}"
+
+
+def format_value(value, unit: str = "") -> str:
+    """Our measured value as the tables print it."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, float):
+        text = f"{value:.2f}"
+    elif isinstance(value, (list, tuple)):
+        if value and all(v is None or isinstance(v, bool) for v in value):
+            held = sum(v is True for v in value)
+            open_ = sum(v is None for v in value)
+            text = f"{held} of {len(value)} hold" + (f", {open_} undecided" if open_ else "")
+        else:
+            text = ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
+    else:
+        text = str(value)
+    return f"p = {text}" if unit == "p" else f"{text} {unit}".strip()
+
+
+def _row(claim: Claim, judged: dict[str, dict]) -> dict:
+    row = {"id": claim.id, "figure": claim.figure, "claim": claim.statement, "paper": claim.paper}
+    for reading in READINGS:
+        entry = judged.get(reading) if claim.noise_dependent else judged[NO_READING]
+        row[f"ours ({reading})"] = format_value(entry["value"], claim.unit) if entry else "-"
+        row[f"verdict ({reading})"] = entry["verdict"] if entry else MISSING
+    row["rule"] = claim.rule
+    row["rule fixed"] = claim.fixed
+    return row
+
+
+def page_verdicts(notebook: str, dataset: str, values: dict) -> list[dict]:
+    """Glue every verdict of the claims a page measures and return its verdict-table rows. A claim that
+    does not depend on the noise shows the same verdict under both readings."""
+    rows = []
+    for claim in page_claims(notebook, dataset):
+        judged = judge(claim, values)
+        for reading, entry in judged.items():
+            glue(glue_name(claim.id, reading), entry["verdict"], display=False)
+        rows.append(_row(claim, judged))
+    return rows
+
+
+def claims_rows(results: list[dict]) -> list[dict]:
+    """One row per registry claim, judged from the results file of its page (not measured when that page
+    has not run), with the profile and epochs of the run it comes from."""
+    by_page = {(r["dataset"], r["notebook"]): r for r in results}
+    rows = []
+    for claim in REGISTRY.values():
+        record = by_page.get((claim.dataset, claim.notebook))
+        judged = judge(claim, record["values"] if record else None)
+        row = {"source": claim.source, "dataset": claim.dataset, **_row(claim, judged),
+               "profile": record["profile"] if record else "-",
+               "noise-dependent": claim.noise_dependent, "budget-sensitive": claim.budget_sensitive}
+        rows.append(row)
+    return rows
+
+
+def verdict_counts(rows: list[dict], source: str = PAPER) -> dict[str, Counter]:
+    """Per reading, how many of `source`'s claims got each verdict."""
+    return {reading: Counter(r[f"verdict ({reading})"] for r in rows if r["source"] == source) for reading in READINGS}
+
+
+def verdict(passed: int, total: int) -> str:
+    """'reproduced' when every case passes, 'not reproduced' when none does, else 'partly reproduced'.
+    Chapter 04's own summary wording; its claims are judged by the registry."""
+    if total < 1 or not 0 <= passed <= total:
+        raise ValueError(f"passed={passed}, total={total} is not a valid count")
+    if passed == total:
+        return "reproduced"
+    return "not reproduced" if passed == 0 else "partly reproduced"
+
+
+def verdict_frame(rows: list[dict]):
+    """A page's verdict rows as the table it glues: one line per claim, both readings side by side."""
+    import pandas as pd
+
+    columns = ["figure", "claim", "paper", "ours (swap)", "verdict (swap)", "ours (flip)", "verdict (flip)", "rule"]
+    if not rows:
+        return pd.DataFrame({"claim": ["no claim of the paper is judged on this page for this dataset"]})
+    return pd.DataFrame(rows).set_index("id")[columns]
