@@ -63,7 +63,7 @@ sweep: $(VENV)/.installed data
 # run it again after any stop and it continues from the last checkpoint. Keep the store outside
 # the work tree, e.g. `make long-train VAEDYN_ARTIFACTS=$$HOME/vaedyn-artifacts`. One chain per
 # dataset (main model, then its Fig. 8 and Fig. 9 grids), each on one thread, both at once: on 2
-# cores two 1-thread jobs trained 30 % more epochs per hour than one 2-thread job, and a 2-thread
+# cores two 1-thread jobs trained about 20 % more epochs per hour than one 2-thread job, and a 2-thread
 # job slows about 5x when anything else runs beside it. Logs: long-train-<dataset>.log in the store.
 LONG_DATASETS ?= mnist fashion_mnist
 long-train: $(VENV)/.installed data
