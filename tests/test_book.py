@@ -159,6 +159,52 @@ def test_smoke_pages_execute_without_errors(smoke_book):
                                                                  if c.notebook not in book.READER_PAGES}
 
 
+def glued_values(page: Path) -> dict[str, object]:
+    """Every value a page glued (myst-nb keeps glue outputs under metadata 'scrapbook'), as Python values."""
+    import ast
+
+    values = {}
+    for cell in nbformat.read(str(page), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            text = meta and output.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain")
+            if text is not None and meta:
+                try:
+                    values[meta["name"]] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    values[meta["name"]] = text
+    return values
+
+
+@requires_mnist
+def test_every_verdict_a_chapter_glues_is_the_claims_pages_verdict(smoke_book):
+    """The registry is the one place a verdict is decided: each chapter glues the verdict of every claim it
+    measures, per reading, and it must equal the claims page's; no chapter glues a verdict of its own."""
+    from vaedyn.book.claims import GLUE_PREFIX, glue_name
+    from vaedyn.paper.registry import NO_READING, REGISTRY
+
+    claims_page = next(r for r in book.load_results(smoke_book / "book" / "results") if r["notebook"] == "90_claims")
+    rows = {row["id"]: row for row in claims_page["values"]["claims"]}
+    assert set(rows) == set(REGISTRY)
+    checked = 0
+    for chapter in book.CHAPTERS:
+        if chapter.notebook in book.READER_PAGES:
+            continue
+        glued = glued_values(chapter.output(smoke_book / "book"))
+        assert not [name for name in glued if name.startswith("verdict") and not name.startswith(GLUE_PREFIX)]
+        expected = {}
+        for claim in REGISTRY.values():
+            if (claim.notebook, claim.dataset) != (chapter.notebook, chapter.dataset):
+                continue
+            for reading in (("swap", "flip") if claim.noise_dependent else (NO_READING,)):
+                column = "swap" if reading == NO_READING else reading
+                expected[glue_name(claim.id, reading)] = rows[claim.id][f"verdict ({column})"]
+        assert {name: glued.get(name) for name in expected} == expected, chapter
+        assert {name for name in glued if name.startswith(GLUE_PREFIX)} == set(expected), chapter
+        checked += len(expected)
+    assert checked >= len(REGISTRY)
+
+
 @requires_mnist
 def test_bad_papermill_parameters_fail_in_the_first_cells(tmp_path):
     import papermill

@@ -1,4 +1,4 @@
 """The book: page helpers every chapter calls (`start`, `glue`), the papermill runner, the claims
 registry and the shared plots."""
-from .page import RUN_INFO_TAG, Run, check_labels, check_p_grid, check_trials, git_commit, glue, start
+from .page import RUN_INFO_TAG, Run, check_labels, check_p_grid, check_trials, git_commit, glue, plain, start
 from .runner import CHAPTERS, READER_PAGES, Chapter, build, execute, load_results, record_summary, stamp_wall_time

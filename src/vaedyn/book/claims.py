@@ -7,11 +7,12 @@ claims page cannot disagree about the same results; a test checks it on the exec
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from ..paper.registry import NO_READING, REGISTRY, judge, page_claims
 from ..paper.rules import MISSING, NOT, PARTLY, PAPER, READINGS, REPRODUCED, UNDECIDED, Claim
-from .page import glue
+from .page import glue, plain
 
 GLUE_PREFIX = "verdict__"
 VERDICT_ORDER = (NOT, UNDECIDED, PARTLY, REPRODUCED, MISSING)
@@ -46,7 +47,10 @@ def _row(claim: Claim, judged: dict[str, dict]) -> dict:
     row = {"id": claim.id, "figure": claim.figure, "claim": claim.statement, "paper": claim.paper}
     for reading in READINGS:
         entry = judged.get(reading) if claim.noise_dependent else judged[NO_READING]
-        row[f"ours ({reading})"] = format_value(entry["value"], claim.unit) if entry else "-"
+        if not entry or entry["value"] is None:
+            row[f"ours ({reading})"] = "-"
+        else:
+            row[f"ours ({reading})"] = claim.show(entry["value"]) if claim.show else format_value(entry["value"], claim.unit)
         row[f"verdict ({reading})"] = entry["verdict"] if entry else MISSING
     row["rule"] = claim.rule
     row["rule fixed"] = claim.fixed
@@ -55,7 +59,9 @@ def _row(claim: Claim, judged: dict[str, dict]) -> dict:
 
 def page_verdicts(notebook: str, dataset: str, values: dict) -> list[dict]:
     """Glue every verdict of the claims a page measures and return its verdict-table rows. A claim that
-    does not depend on the noise shows the same verdict under both readings."""
+    does not depend on the noise shows the same verdict under both readings. The values are judged as the
+    results file will hold them (through JSON), so the claims page judges exactly the same numbers."""
+    values = json.loads(json.dumps(plain(values)))
     rows = []
     for claim in page_claims(notebook, dataset):
         judged = judge(claim, values)

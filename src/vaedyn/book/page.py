@@ -70,16 +70,16 @@ class Run:
         path = self.results_path()
         atomic_write_json({"notebook": self.notebook, "profile": self.profile.name, "dataset": self.dataset,
                            "device": self.device.type, "seed": self.seed, "commit": self.commit,
-                           "values": _plain(values)}, path)
+                           "values": plain(values)}, path)
         return path
 
 
-def _plain(value):
+def plain(value):
     """Tensors and numpy scalars to plain Python, so json can write them."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if hasattr(value, "tolist"):  # numpy arrays and scalars

@@ -22,7 +22,7 @@ from ..analysis.pca import cumulative_contribution
 from ..config import NOISE_MODES
 from ..model import VAE
 from .fig3 import distance_study
-from .fig4 import argmin_mean, hierarchy_sweep, stage_sequence, unresolved
+from .fig4 import hierarchy_sweep, stage_sequence, sweep_summary
 from .fig5 import first_p_not_always_correct, first_p_without_recovery, label_map
 
 BUDGET_LABELS = (6, 1)               # Fig. 4a and its second class, as chapter 04
@@ -80,13 +80,17 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
             sweep = hierarchy_sweep(model, concepts, images, label, effort.p_grid, effort.trials_stages,
                                     effort.steps, noise, seed)
             to_iii = [b["p"] for b in sweep.stage_boundaries() if b["to"] == "III"]
+            summary = sweep_summary(sweep)
             stages[f"{noise}/{label}"] = {
                 "p_grid": sweep.p_grid, "stages": sweep.stages(), "sequence": stage_sequence(sweep.stages()),
                 "onset_iii": to_iii[0] if to_iii else None,   # the claims page's reading: first boundary into III
-                "unresolved_p": [p for p, u in zip(sweep.p_grid, unresolved(sweep)) if u],
-                "concept_argmin_mean": argmin_mean(sweep, "concept").mean().item()}
+                "unresolved_p": summary["unresolved_p"], "resolved_sequence": summary["resolved_sequence"],
+                "possible_sequences": summary["possible_sequences"],
+                "concept_argmin_mean": summary["concept_argmin_mean"]}
     values["stages"] = stages
     values["stage_sequence"] = stages.get("swap/6", {}).get("sequence")
+    if "swap/6" in stages:   # what fig4a.stage_order judges: the resolved sequence and what the ties allow
+        values["stage_order"] = (stages["swap/6"]["resolved_sequence"], stages["swap/6"]["possible_sequences"])
     values["onset_iii"] = stages.get("swap/6", {}).get("onset_iii")
     values["concept_argmin_mean"] = stages.get("swap/6", {}).get("concept_argmin_mean")
     if classifier is not None:
@@ -101,7 +105,7 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
 # comes from that claim's own rule (MNIST).
 BUDGET_CLAIMS = {
     "approaching_labels_share": "fig3a.concept_dip",
-    "stage_sequence": "fig4a.stage_order",
+    "stage_order": "fig4a.stage_order",
     "onset_iii": "fig4a.stage_iii_onset",
     "first_wrong_p": "fig5a.correct_below_0.4",
     "first_p_without_recovery": "fig5a.window_below_0.7",

@@ -28,8 +28,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from ..analysis.distances import distance_over_time
+from ..analysis.trials import Trials, run_trials
 from ..config import ConfigError
-from .rules import NOT, PARTLY, REPRODUCED, UNDECIDED, Claim
+from ..training.classifier import predict_labels
+from .rules import AFTER_QUICK, NOT, PARTLY, REPRODUCED, UNDECIDED, Claim, share
 from ..analysis.pca import windowed_pca
 
 
@@ -327,6 +330,144 @@ def image_slant(images: torch.Tensor, side: int) -> torch.Tensor:
     return torch.where(mu02 > 1e-12, -mu11 / mu02.clamp(min=1e-12), torch.zeros_like(mu02)).to(images.dtype)
 
 
+# --- Fig. 1 / Supp. A and Fig. 2 / Supp. B as runs ----------------------------------------------------
+
+@dataclass
+class SingleRuns:
+    """Fig. 1 and Supp. A over many trials: each noisy start's images x(t), their distance to the clean
+    image and to the image of the class's concept vector, and the classifier's label at every step.
+    The figures show the first two trials; the claims count all of them."""
+
+    label: int
+    trials: Trials
+    to_clean: torch.Tensor           # (T+1, trials) ||x(t) - x_clean||_2
+    to_concept_image: torch.Tensor   # (T+1, trials) ||x(t) - decoder(xi_bar)||_2
+    predicted: torch.Tensor          # (T+1, trials) classifier label of x(t)
+    reconstruction_error: torch.Tensor   # (trials,) ||decoder(mu(x_clean)) - x_clean||_2
+
+
+@torch.no_grad()
+def single_runs(model, classifier, images: torch.Tensor, labels: torch.Tensor, concepts, label: int, trials: int,
+                p: float, steps: int, noise: str = "swap", seed: int = 0) -> SingleRuns:
+    """Repeated inference from `trials` noisy images of `label`, with x(t) recorded and classified."""
+    run = run_trials(model, images, labels, label, trials, p, steps, noise, seed, record_x=True)
+    concept_image = model.decode_mean(concepts.concepts[label])
+    reconstruction = model.decode_mean(model.encode_mean(run.clean))
+    return SingleRuns(label=label, trials=run, to_clean=distance_over_time(run.x, run.clean),
+                      to_concept_image=distance_over_time(run.x, concept_image),
+                      predicted=predict_labels(classifier, run.x),
+                      reconstruction_error=torch.linalg.vector_norm(reconstruction - run.clean, dim=-1))
+
+
+def single_checks(runs: SingleRuns, kept: float = 0.9) -> dict[str, torch.Tensor]:
+    """Per trial, the two statements of Fig. 1: the first step removes noise (x(1) closer to the clean
+    image than x(0)); afterwards the image drifts away from its start image while the classifier keeps
+    the class (at t = T and at >= `kept` of the steps t >= 1)."""
+    closest = runs.to_clean[1:].argmin(dim=0) + 1
+    columns = torch.arange(runs.to_clean.shape[1], device=runs.to_clean.device)
+    kept_share = (runs.predicted[1:] == runs.label).float().mean(dim=0)
+    cleaned = runs.to_clean[1] < runs.to_clean[0]
+    drifts = ((runs.to_clean[-1] > runs.to_clean[closest, columns]) & (kept_share >= kept)
+              & (runs.predicted[-1] == runs.label))
+    return {"cleaned": cleaned, "drifts": drifts, "closest_step": closest, "kept_share": kept_share}
+
+
+def single_summary(runs: SingleRuns, kept: float = 0.9) -> dict:
+    """Plain values of the Fig. 1 runs: shares over all trials, and the two pictured trials' numbers."""
+    checks = single_checks(runs, kept)
+    removed = 1 - runs.to_clean[1] / runs.to_clean[0]
+    pictured = slice(0, 2)
+    return {
+        "fig1_trials": runs.to_clean.shape[1], "fig1_kept_threshold": kept,
+        "fig1_cleaned_fraction": checks["cleaned"].float().mean().item(),
+        "fig1_drift_fraction": checks["drifts"].float().mean().item(),
+        "fig1_noise_removed_median": removed.median().item(),
+        "fig1_start_indices": runs.trials.indices[pictured].tolist(),
+        "fig1_distance_clean_t0": runs.to_clean[0, pictured].tolist(),
+        "fig1_distance_clean_t1": runs.to_clean[1, pictured].tolist(),
+        "fig1_noise_removed_fraction": removed[pictured].tolist(),
+        "fig1_reconstruction_error_clean": runs.reconstruction_error[pictured].tolist(),
+        "fig1_closest_step": checks["closest_step"][pictured].tolist(),
+        "fig1_distance_clean_T": runs.to_clean[-1, pictured].tolist(),
+        "fig1_distance_concept_image_t1": runs.to_concept_image[1, pictured].tolist(),
+        "fig1_distance_concept_image_T": runs.to_concept_image[-1, pictured].tolist(),
+        "fig1_class_kept_fraction": checks["kept_share"][pictured].tolist(),
+    }
+
+
+@dataclass
+class Collective:
+    """Fig. 2 and Supp. B: many trials of one label, embedded at every step with the windowed PCA, the
+    valley test of their k-means split, and the classifier's labels of each group's images."""
+
+    label: int
+    branch_step: int
+    trials: Trials
+    embedding: Embedding          # uncentred (the paper's), every step
+    centred: Embedding            # centred, every step
+    curve: BranchingCurve
+    groups: TwoGroups             # the k-means split at the branch step
+    predicted: torch.Tensor       # (T+1, trials) classifier label of x(t)
+    threshold: float
+    settle_fraction: float
+
+    @property
+    def variance_share(self) -> np.ndarray:
+        """Share of the (centred) window variance in the two leading components, per step."""
+        return self.centred.explained.sum(dim=1).numpy()
+
+    def fractions(self, t: int) -> torch.Tensor:
+        """Per group, the share of its images at step t that the classifier calls the start label."""
+        return label_fractions(self.predicted[t], self.groups.labels, self.label)
+
+
+def collective(model, classifier, images: torch.Tensor, labels: torch.Tensor, label: int, trials: int, p: float,
+               steps: int, window: int, branch_step: int, noise: str = "swap", seed: int = 0,
+               threshold: float = 0.5, settle_fraction: float = 0.9) -> Collective:
+    """Run the trials of Fig. 2 once and measure the cloud at every step."""
+    check_schedule(steps, window, branch_step)
+    run = run_trials(model, images, labels, label, trials, p, steps, noise, seed, record_x=True)
+    z = run.z.cpu()
+    every = list(range(steps + 1))
+    embedding = embed_over_time(z, every, window)
+    return Collective(label=label, branch_step=branch_step, trials=run, embedding=embedding,
+                      centred=embed_over_time(z, every, window, centered=True),
+                      curve=branching_curve(embedding, seed=seed),
+                      groups=split_in_two(embedding.at(branch_step), seed=seed),
+                      predicted=predict_labels(classifier, run.x).cpu(), threshold=threshold,
+                      settle_fraction=settle_fraction)
+
+
+def collective_summary(c: Collective, side: int) -> dict:
+    """Plain values of the Fig. 2 runs: the valley test at t = 0 and at the branch step, the leading
+    components' share and when it settles, and the labels and slant of each group one step later."""
+    valley0, valleyb = c.curve.at(0), c.curve.at(c.branch_step)
+    share = c.embedding.explained.sum(dim=1).numpy()
+    variance = c.variance_share
+    following = c.branch_step + 1
+    x_next = c.trials.x[following]
+    slant = image_slant(x_next, side).cpu()
+    return {
+        "fig2_trials": c.trials.size, "branch_step": c.branch_step, "valley_threshold": c.threshold,
+        "valley_ratio_t0": valley0.ratio, "valley_ratio_t0_interval": list(valley0.interval()),
+        "valley_class_t0": valley0.classify(c.threshold),
+        "valley_ratio_branch": valleyb.ratio, "valley_ratio_branch_interval": list(valleyb.interval()),
+        "valley_class_branch": valleyb.classify(c.threshold), "first_two_cluster_step": c.curve.first_split(c.threshold),
+        "valley_ratio_min": float(c.curve.ratio.min()),
+        "valley_ratio_min_step": int(c.curve.times[int(np.argmin(c.curve.ratio))]),
+        "valley_ratio_curve": c.curve.ratio.tolist(),
+        "embedding_share_t0": float(share[0]), "embedding_share_branch": float(share[c.branch_step]),
+        "variance_share_t0": float(variance[0]), "variance_share_branch": float(variance[c.branch_step]),
+        "variance_share_max": float(variance.max()),
+        "variance_share_settling_step": settling_step(variance, c.settle_fraction),
+        "cluster_sizes": c.groups.sizes, "fraction_label_per_cluster": c.fractions(following).tolist(),
+        "label_counts_per_cluster": label_counts(c.predicted[following], c.groups.labels).tolist(),
+        "fraction_label_all": (c.predicted[following] == c.label).float().mean().item(),
+        "fraction_label_per_cluster_T": c.fractions(c.trials.steps).tolist(),
+        "mean_slant_per_cluster": [slant[c.groups.labels == g].mean().item() for g in (0, 1)],
+    }
+
+
 # --- claims ----------------------------------------------------------------------------------------
 # Measured by chapter 02 under both readings of the noise (`values["readings"][reading]`).
 
@@ -338,7 +479,25 @@ def _branching_verdict(classes: tuple[str, str]) -> str:
     return UNDECIDED if at_branch == "undecided" else NOT
 
 
+def _subspace_verdict(values: tuple[float, float, int, int]) -> str:
+    """(share at t = 0, share at the branch step, settling step, branch step) -> verdict."""
+    start, at_branch, settled, branch = values
+    if at_branch <= start:
+        return NOT
+    return REPRODUCED if settled <= 2 * branch else PARTLY
+
+
 CLAIMS: tuple[Claim, ...] = (
+    Claim("fig1.noise_removed_first", "Fig. 1, Supp. A", "The first inference steps remove the noise of the start "
+          "image", "first steps", "02_trajectories", lambda v: v["fig1_cleaned_fraction"], share,
+          "share of trials whose x(1) is closer to the clean image than x(0): >= 0.9 reproduced, >= 0.5 partly",
+          fixed=AFTER_QUICK + "; chapter 02 had judged the two pictured trials only", unit="of trials"),
+    Claim("fig1.slow_change_within_class", "Fig. 1, Supp. A", "Afterwards the image changes slowly into another "
+          "image of the same class", "same class", "02_trajectories", lambda v: v["fig1_drift_fraction"],
+          lambda f: share(f, 0.8, 0.5),
+          "share of trials that move away from the clean image after their closest step while the classifier keeps "
+          "the class at t = T and at >= 90 % of the steps: >= 0.8 reproduced, >= 0.5 partly",
+          fixed=AFTER_QUICK + "; chapter 02 had judged the two pictured trials only", unit="of trials"),
     Claim("fig2c.two_clusters", "Fig. 2c", "Noisy '1's branch into two clusters of latent codes near t = 10",
           "two clusters", "02_trajectories", lambda v: (v["valley_class_t0"], v["valley_class_branch"]),
           _branching_verdict,
@@ -346,7 +505,16 @@ CLAIMS: tuple[Claim, ...] = (
           "and not at t = 0 reproduced; two clusters at both partly; an interval that contains the threshold "
           "undecided; one cloud not reproduced",
           fixed=("after the 40-epoch record was read: the test gained its interval and 'undecided' class after a "
-                 "preview (chapter 02 says how), and an undecided test no longer counts as 'partly' (issue 10)")),
+                 "preview (chapter 02 says how), and an undecided test no longer counts as 'partly' (issue 10)"),
+          show=lambda c: f"t = 0: {c[0]}; branch step: {c[1]}"),
+    Claim("fig2.low_dimensional_subspace", "Fig. 2", "Near t = 10 the trajectories rapidly approach a "
+          "low-dimensional subspace", "near t = 10", "02_trajectories",
+          lambda v: (v["variance_share_t0"], v["variance_share_branch"], v["variance_share_settling_step"],
+                     v["branch_step"]), _subspace_verdict,
+          "the centred share of the window's variance in two components is higher at the branch step than at "
+          "t = 0 and has covered 90 % of its rise by twice the branch step: reproduced; higher but later: partly",
+          fixed=AFTER_QUICK + "; chapter 02's rule with a 'partly' level added",
+          show=lambda v: f"{v[0]:.2f} -> {v[1]:.2f}, settled at t = {v[2]}"),
     Claim("suppB.one_cluster_not_one", "Supp. B", "At the branch, one cluster decodes to '1's and the other "
           "mostly to other digits", "one cluster not '1'", "02_trajectories",
           lambda v: min(v["fraction_label_per_cluster"]),

@@ -40,7 +40,11 @@ def judge(claim: Claim, values: dict | None) -> dict[str, dict]:
         if source is None:
             judged[reading] = {"value": None, "verdict": MISSING}
             continue
-        value = claim.measure(source)
+        try:
+            value = claim.measure(source)
+        except (KeyError, IndexError) as error:   # the page ran without what this claim needs (e.g. a label)
+            judged[reading] = {"value": None, "verdict": MISSING, "error": f"{type(error).__name__}: {error}"}
+            continue
         judged[reading] = {"value": value, "verdict": claim.judge(value)}
     return judged
 

@@ -48,6 +48,7 @@ class Claim:
     main_model: bool = True          # measured on the main model, so seeds apply
     unit: str = ""
     source: str = PAPER
+    show: Callable[[object], str] | None = None   # how a table prints our value, when not plainly
 
 
 def within(ours: float | None, paper: float, reproduced: float, partly: float) -> str:
