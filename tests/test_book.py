@@ -65,6 +65,8 @@ def test_sources_are_clean_and_parameterised(source):
         assert f"{name} =" in code[0].source, f"parameters cell lacks {name}"
     assert book.RUN_INFO_TAG in code[1].metadata.get("tags", []) and "book.start(" in code[1].source
     assert nb.metadata.kernelspec.name == "python3"
+    # The rendered page shows figures, tables and prose; the code behind them stays one click away.
+    assert all("hide-input" in c.metadata.get("tags", []) for c in code), "tag every code cell 'hide-input'"
 
 
 @pytest.mark.parametrize("chapter", book.CHAPTERS, ids=lambda c: f"{c.dataset}/{c.notebook}")
@@ -237,7 +239,8 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
              "--disable-component-update", "--disable-sync"]
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(smoke_book / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=flags)
+            str(smoke_book / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=flags,
+            viewport={"width": 1400, "height": 900})
         page = context.new_page()
         for target in pages:
             assert target.exists(), f"{target} was not rendered"
@@ -253,9 +256,19 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
                 assert "Run — profile" in text and "Wall time" in text, f"{target.name}: no run header"
                 assert page.locator("img").count() > 0 or target.stem.startswith("9"), f"{target.name}: no figure"
                 assert pasted > 0, f"{target.name}: no glued number in the text"
+                # The plumbing stays collapsed: no code cell's input is open on a rendered page.
+                assert page.locator("main .cell_input:visible").count() == 0, f"{target.name}: code shown open"
+            if target.stem == "90_claims":
+                headings = page.eval_on_selector_all("main h2", "els => els.map(e => e.innerText)")
+                assert headings and headings[0].startswith("Summary"), f"the claims page opens with {headings[:1]}"
+                clipped = page.eval_on_selector_all(
+                    "main table", "els => els.filter(t => t.parentElement.scrollWidth > t.parentElement.clientWidth + 2)"
+                                  ".map(t => t.innerText.slice(0, 60))")
+                assert not clipped, f"claims tables wider than the page at 1400 px: {clipped}"
             if target.stem == "01_training":
+                dataset = "fashion_mnist" if "fashion_mnist" in target.parts else "mnist"
                 elbo = next(r for r in book.load_results(smoke_book / "book" / "results")
-                            if r["notebook"] == "01_training")["values"]["test_negative_elbo"]
+                            if r["notebook"] == "01_training" and r["dataset"] == dataset)["values"]["test_negative_elbo"]
                 assert f"{elbo:.2f}" in text, "the glued test ELBO is not on the training page"
             if target.stem == "03_concept_distances" and "fashion" not in str(target):
                 page.screenshot(path=str(screenshot), full_page=False)

@@ -13,11 +13,17 @@ from .page import RUN_INFO_TAG
 def stamp_wall_time(path: str | Path) -> float:
     """Add the run's wall time (papermill's record) to the output of the cell tagged 'run-info'.
 
-    Only outputs change, so the executed code cells still match their source. Returns seconds.
+    Only outputs change, so the executed code cells still match their source; papermill's
+    injected-parameters cell also gets the 'hide-input' tag every source code cell carries, so the
+    rendered page shows it collapsed. Returns seconds.
     """
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
     seconds = float(nb.metadata.get("papermill", {}).get("duration") or 0.0)
     text = f"**Wall time** of this run: {seconds / 60:.1f} min ({seconds:.0f} s, executed with papermill)"
     for cell in nb.cells:
@@ -76,7 +82,9 @@ CHAPTERS = (
     Chapter("01_training"), Chapter("02_trajectories"), Chapter("03_concept_distances"),
     Chapter("04_hierarchy_stages"), Chapter("05_classifier_steps"), Chapter("06_latent_geometry"),
     Chapter("07_latent_dimension"), Chapter("08_generalization"),
+    Chapter("01_training", "fashion_mnist"), Chapter("02_trajectories", "fashion_mnist"),
     Chapter("03_concept_distances", "fashion_mnist"), Chapter("04_hierarchy_stages", "fashion_mnist"),
+    Chapter("05_classifier_steps", "fashion_mnist"), Chapter("06_latent_geometry", "fashion_mnist"),
     Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
     Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
     Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),

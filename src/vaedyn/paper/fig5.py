@@ -15,7 +15,7 @@ import torch
 from ..analysis.trials import run_trials
 from ..model import VAE
 from ..training.classifier import predict_labels
-from .rules import MISSING, Claim, share, within
+from .rules import AFTER_QUICK, MISSING, NOT, REPRODUCED, Claim, share, within
 
 
 @dataclass
@@ -229,4 +229,12 @@ CLAIMS: tuple[Claim, ...] = (
           "shorter than '6'", "05_classifier_steps", _one_shorter, _judge_share,
           "share of grid 0.4 < p < 0.7 where '1' has fewer correct steps than '6' (or none): " + SHARE_RULE,
           unit="of p values"),
+    Claim("suppD.fig5a.window_beyond_failure", "Supp. D (Fig. 5a)", "For Fashion-MNIST too, past the noise level "
+          "at which the class is first misread, a window of steps still recovers it", "qualitatively as MNIST",
+          "05_classifier_steps",
+          lambda v: (v["first_p_not_always_correct"]["6"], v["first_p_without_recovery"]["6"]),
+          lambda ps: NOT if ps[0] is None else REPRODUCED if ps[1] is None or ps[1] > ps[0] + 1e-9 else NOT,
+          "for class 6, the first p without any correct step lies above the first p with a wrong step (or never "
+          "comes): reproduced; otherwise not", fixed=AFTER_QUICK + "; Supp. D assumed to cover Fig. 5",
+          dataset="fashion_mnist", show=lambda ps: f"first wrong p {ps[0]}, first p without recovery {ps[1]}"),
 )

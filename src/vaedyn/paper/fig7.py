@@ -4,7 +4,7 @@ vectors are at that size. The measurements themselves are `analysis.concepts` an
 this module holds the claims that judge them (none depends on the noise)."""
 from __future__ import annotations
 
-from .rules import NOT, PARTLY, REPRODUCED, Claim, within
+from .rules import AFTER_QUICK, NOT, PARTLY, REPRODUCED, Claim, within
 
 CHAPTER_06_RULES = ("written in chapter 06 with its first version; whether before its first run is not "
                     "recorded (moved into the registry unchanged, issue 10)")
@@ -26,4 +26,10 @@ CLAIMS: tuple[Claim, ...] = (
           lambda r: REPRODUCED if r <= 0.15 else PARTLY if r <= 0.3 else NOT,
           "root-mean-square off-diagonal cosine of the ten concept vectors: <= 0.15 reproduced, <= 0.3 partly",
           fixed=CHAPTER_06_RULES, noise_dependent=False),
+    Claim("suppD.fig7a.most_units_pruned", "Supp. D (Fig. 7a)", "For Fashion-MNIST too, most of the 100 latent "
+          "units are inactive", "qualitatively as MNIST", "06_latent_geometry", lambda v: v["active_units"],
+          lambda n: REPRODUCED if n <= 30 else PARTLY if n <= 50 else NOT,
+          "active units of 100 (variance of the mean > 0.01): <= 30 reproduced, <= 50 partly",
+          fixed=AFTER_QUICK + "; Supp. D assumed to cover Fig. 7", dataset="fashion_mnist", noise_dependent=False,
+          unit="units"),
 )
