@@ -110,3 +110,15 @@ def test_values_print_as_the_tables_show_them():
     assert format_value(0.4, "p") == "p = 0.40" and format_value(None) == "-"
     assert format_value([True, None, False]) == "1 of 3 hold, 1 undecided"
     assert format_value(("undecided", "two clusters")) == "undecided, two clusters"
+
+
+def test_the_favoured_reading_needs_a_margin_of_two_claims():
+    from vaedyn.book.claims import favoured_reading
+
+    def row(swap, flip, noisy=True, source=PAPER):
+        return {"source": source, "noise-dependent": noisy, "verdict (swap)": swap, "verdict (flip)": flip}
+
+    rows = [row(REPRODUCED, NOT), row(REPRODUCED, NOT), row(NOT, NOT), row(REPRODUCED, REPRODUCED, noisy=False)]
+    assert favoured_reading(rows) == ("swap", {"swap": 2, "flip": 0})
+    assert favoured_reading(rows[1:]) == ("neither reading", {"swap": 1, "flip": 0})
+    assert favoured_reading(rows + [row(NOT, REPRODUCED, source="other")])[0] == "swap"

@@ -91,6 +91,16 @@ def verdict_counts(rows: list[dict], source: str = PAPER) -> dict[str, Counter]:
     return {reading: Counter(r[f"verdict ({reading})"] for r in rows if r["source"] == source) for reading in READINGS}
 
 
+def favoured_reading(rows: list[dict]) -> tuple[str, dict[str, int]]:
+    """Which reading of the noise the data favour, by the rule fixed before counting (issue 10): the
+    reading under which more of the paper's noise-dependent claims are reproduced; a difference of one
+    claim or none favours neither. Returns the answer and the counts it rests on."""
+    noisy = [r for r in rows if r["source"] == PAPER and r["noise-dependent"]]
+    reproduced = {reading: sum(r[f"verdict ({reading})"] == REPRODUCED for r in noisy) for reading in READINGS}
+    gap = reproduced["swap"] - reproduced["flip"]
+    return ("neither reading" if abs(gap) <= 1 else "swap" if gap > 0 else "flip"), reproduced
+
+
 def verdict(passed: int, total: int) -> str:
     """'reproduced' when every case passes, 'not reproduced' when none does, else 'partly reproduced'.
     Chapter 04's own summary wording; its claims are judged by the registry."""

@@ -88,9 +88,9 @@ CHAPTERS = (
     Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
     Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
     Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),
-    Chapter("90_claims"), Chapter("91_reproducibility"),
+    Chapter("90_claims"), Chapter("91_reproducibility"), Chapter("92_reproduction_report"),
 )
-READER_PAGES = ("90_claims", "91_reproducibility")   # take book_dir, not a dataset
+READER_PAGES = ("90_claims", "91_reproducibility", "92_reproduction_report")   # take book_dir, not a dataset
 
 
 def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
