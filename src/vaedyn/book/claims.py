@@ -111,11 +111,22 @@ def verdict(passed: int, total: int) -> str:
     return "not reproduced" if passed == 0 else "partly reproduced"
 
 
+def verdict_cell(row: dict, reading: str) -> str:
+    """One reading's verdict and the value it rests on, as a table cell: 'partly (0.60 of classes)'."""
+    ours = row[f"ours ({reading})"]
+    return row[f"verdict ({reading})"] + ("" if ours == "-" else f" ({ours})")
+
+
+def compact_rows(rows: list[dict]) -> list[dict]:
+    """Rows narrow enough for a page: figure, claim, the paper's value and one cell per reading."""
+    return [{"id": r["id"], "figure": r["figure"], "claim": r["claim"], "paper": r["paper"],
+             **{reading: verdict_cell(r, reading) for reading in READINGS}} for r in rows]
+
+
 def verdict_frame(rows: list[dict]):
     """A page's verdict rows as the table it glues: one line per claim, both readings side by side."""
     import pandas as pd
 
-    columns = ["figure", "claim", "paper", "ours (swap)", "verdict (swap)", "ours (flip)", "verdict (flip)", "rule"]
     if not rows:
         return pd.DataFrame({"claim": ["no claim of the paper is judged on this page for this dataset"]})
-    return pd.DataFrame(rows).set_index("id")[columns]
+    return pd.DataFrame(compact_rows(rows)).set_index("id")
