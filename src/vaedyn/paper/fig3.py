@@ -109,13 +109,14 @@ def run(model: VAE, concepts: ConceptSet, images: torch.Tensor, trials: int, p: 
                 radius={k: cluster_radius(concepts, k) for k in range(n_classes)}, other_concepts=others)
 
 
-def strict_approach(study: DistanceStudy, concept: torch.Tensor) -> torch.Tensor:
+def strict_approach(study: DistanceStudy, closer_than_segment: torch.Tensor) -> torch.Tensor:
     """Per trial: the trajectory passes closer to the concept vector than its straight segment from z(0)
-    to z(T) does, and its closest step comes after the first step and after its closest step to its
-    own memory vector (so the dip is not the first denoising step itself)."""
+    to z(T) does (`closer_than_segment`, from `passes_closer_than_segment`), and its closest step comes
+    after the first step and after its closest step to its own memory vector (so the dip is not the
+    first denoising step itself)."""
     concept_step = study.to_concept.argmin(dim=0)
     memory_step = study.to_memory.argmin(dim=0)
-    return passes_closer_than_segment(study.trials.z, concept) & (concept_step > 1) & (concept_step > memory_step)
+    return closer_than_segment & (concept_step > 1) & (concept_step > memory_step)
 
 
 def summary(result: Fig3, concepts: ConceptSet) -> dict:
@@ -136,9 +137,9 @@ def summary(result: Fig3, concepts: ConceptSet) -> dict:
         out["approaching_fraction_concept"].append(study.approaching_concept.float().mean().item())
         out["approaching_fraction_memory"].append(study.approaching_memory.float().mean().item())
         out["approaching_fraction_mahalanobis"].append(is_approaching(maha.trajectory).float().mean().item())
-        segment = passes_closer_than_segment(study.trials.z, concept)
+        segment = result.other_concepts[k][:, k]      # the control's own column: this class's concept
         out["segment_fraction_concept"].append(segment.float().mean().item())
-        out["strict_fraction_concept"].append(strict_approach(study, concept).float().mean().item())
+        out["strict_fraction_concept"].append(strict_approach(study, segment).float().mean().item())
         others = torch.cat([result.other_concepts[k][:, :k], result.other_concepts[k][:, k + 1:]], dim=1)
         out["other_concepts_segment_fraction_max"].append(others.float().mean(dim=0).max().item())
         out["other_concepts_segment_fraction_mean"].append(others.float().mean().item())
