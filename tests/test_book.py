@@ -12,7 +12,7 @@ import pytest
 
 from conftest import requires_mnist
 from vaedyn import book
-from vaedyn.config import ConfigError
+from vaedyn.config import ConfigError, get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -120,8 +120,56 @@ def test_build_rejects_unknown_chapters(tmp_path):
         book.build(profile="smoke", book_dir=tmp_path, only=["99_nothing"])
 
 
+def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypatch):
+    from vaedyn.book import runner
+
+    long = get_profile("long")
+    runs = book.chapters_for(long)
+    spread = [c for c in runs if c.spread_seed is not None]
+    # long stops the spread early, so seed 0 runs again; quick reads seed 0 from the record itself
+    assert {c.spread_seed for c in spread} == {0, 1, 2}
+    assert {c.spread_seed for c in book.chapters_for(get_profile("quick")) if c.spread_seed is not None} == {1, 2}
+    assert len(spread) == 3 * 2 * len(book.SPREAD_NOTEBOOKS)
+    first_reader = min(i for i, c in enumerate(runs) if c.notebook in book.READER_PAGES)
+    assert max(i for i, c in enumerate(runs) if c.spread_seed is not None) < first_reader
+    assert all(c.output(tmp_path / "book").is_relative_to(tmp_path / "_build") for c in spread)
+
+    executed = []
+    monkeypatch.setattr(runner, "execute", lambda source, output, parameters, cwd=".": executed.append(
+        (Path(source).stem, parameters)) or 1.0)
+    book.build(profile="long", device="cpu", book_dir=tmp_path / "book", only=["spread/04_hierarchy_stages"])
+    assert [(name, p["seed"], p["dataset"], p["epochs"]) for name, p in executed] == [
+        ("04_hierarchy_stages", seed, dataset, 100) for seed in (0, 1, 2) for dataset in ("mnist", "fashion_mnist")]
+    assert executed[1][1]["results_dir"] == str(tmp_path / "book" / "results" / "spread" / "seed-0")
+    timed = runner.spread_wall_time(tmp_path / "book" / "results")
+    assert book.load_results(tmp_path / "book" / "results") == []
+    assert set(timed) == {f"spread/seed-{s}/{d}/04_hierarchy_stages" for s in (0, 1, 2) for d in ("mnist", "fashion_mnist")}
+    executed.clear()
+    book.build(profile="quick", device="cpu", book_dir=tmp_path / "book", only=["04_hierarchy_stages"])
+    assert [(p["seed"], p["dataset"], "epochs" in p) for _, p in executed] == [(0, "mnist", False),
+                                                                             (0, "fashion_mnist", False)]
+
+
+def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_early(tmp_path):
+    from vaedyn.files import atomic_write_json
+
+    def write(folder, seed):
+        atomic_write_json({"notebook": "03_concept_distances", "dataset": "mnist", "seed": seed, "values": {}},
+                          folder / "mnist" / "03_concept_distances.json")
+
+    results = tmp_path / "results"
+    write(results, 0)
+    write(results / "spread" / "seed-1", 1)
+    quick = book.load_spread(results, get_profile("quick"))
+    assert {seed: [r["seed"] for r in rs] for seed, rs in quick.items()} == {0: [0], 1: [1]}   # seed 2: not run yet
+    assert sorted(book.load_spread(results, get_profile("long"))) == [1]                      # seed 0 at 100 epochs: not run
+
+
 # ---------------------------------------------------------------------------------------------
 # The whole pipeline in the smoke profile: every notebook through papermill, then Jupyter Book.
+
+SPREAD_SAMPLE = "spread/seed-1/mnist/03_concept_distances"
+
 
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
@@ -131,9 +179,11 @@ def smoke_book(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     previous = os.environ.get("VAEDYN_ARTIFACTS")
     os.environ["VAEDYN_ARTIFACTS"] = str(site / "artifacts")
+    # Every page, and one run of the seed spread: all of it would add ten pages to CI.
+    pages = sorted({c.notebook for c in book.CHAPTERS})
     try:
         book.build(profile="smoke", device="cpu", book_dir=site / "book", results_dir=site / "book" / "results",
-                   notebooks_dir=ROOT / "notebooks", cwd=ROOT)
+                   notebooks_dir=ROOT / "notebooks", cwd=ROOT, only=[*pages, SPREAD_SAMPLE])
     finally:
         if previous is None:
             os.environ.pop("VAEDYN_ARTIFACTS")
@@ -159,6 +209,34 @@ def test_smoke_pages_execute_without_errors(smoke_book):
     results = book.load_results(smoke_book / "book" / "results")
     assert {(r["dataset"], r["notebook"]) for r in results} >= {(c.dataset, c.notebook) for c in book.CHAPTERS
                                                                  if c.notebook not in book.READER_PAGES}
+
+
+@requires_mnist
+def test_the_seed_spread_reaches_the_claims_page(smoke_book):
+    """A run of the spread trains its own seed's model, writes its results beside the record, and the claims
+    page judges each main-model claim of that chapter once per seed, with the count of seeds reproducing it."""
+    from vaedyn.book.claims import seeds_text
+
+    results = smoke_book / "book" / "results"
+    spread = book.load_spread(results, get_profile("smoke"))
+    assert sorted(spread) == [0, 1]
+    (seed_1,) = spread[1]
+    assert (seed_1["notebook"], seed_1["dataset"], seed_1["seed"]) == ("03_concept_distances", "mnist", 1)
+    seed_0 = next(r for r in spread[0] if r["notebook"] == "03_concept_distances" and r["dataset"] == "mnist")
+    assert seed_1["values"] != seed_0["values"]          # another model, not the record read twice
+    claims_page = next(r for r in book.load_results(results) if r["notebook"] == "90_claims")
+    assert claims_page["values"]["spread_seeds"] == [0, 1]
+    rows = {row["id"]: row for row in claims_page["values"]["claims"]}
+    for claim_id, row in rows.items():
+        for reading in ("swap", "flip"):
+            seeds = set(row[f"seed verdicts ({reading})"])
+            if claim_id.startswith("fig3"):
+                assert seeds == {"0", "1"}, claim_id
+                assert row[f"seeds ({reading})"] == seeds_text(
+                    [{"verdict": v} for v in row[f"seed verdicts ({reading})"].values()])
+            elif not row["main model"]:
+                assert seeds == set() and row[f"seeds ({reading})"] == "-", claim_id
+    assert not (smoke_book / "book" / "spread").exists()   # spread pages are not pages of the book
 
 
 def glued_values(page: Path) -> dict[str, object]:

@@ -122,3 +122,38 @@ def test_the_favoured_reading_needs_a_margin_of_two_claims():
     assert favoured_reading(rows) == ("swap", {"swap": 2, "flip": 0})
     assert favoured_reading(rows[1:]) == ("neither reading", {"swap": 1, "flip": 0})
     assert favoured_reading(rows + [row(NOT, REPRODUCED, source="other")])[0] == "swap"
+
+
+def test_each_seed_of_the_spread_is_judged_on_its_own_and_counted():
+    from vaedyn.book.claims import compact_rows, seed_counts
+
+    good, bad = fig3_values([0.9] * 10, [0.9] * 10), fig3_values([0.1] * 10, [0.9] * 10)
+    results = {seed: [record("03_concept_distances", {"readings": {"swap": swap, "flip": bad}})]
+               for seed, swap in ((0, good), (1, good), (2, bad))}
+    rows = {r["id"]: r for r in claims_rows(results[0], results)}
+    dip = rows["fig3a.concept_dip"]
+    assert dip["seed verdicts (swap)"] == {0: REPRODUCED, 1: REPRODUCED, 2: NOT}
+    assert dip["seed verdicts (flip)"] == {0: NOT, 1: NOT, 2: NOT}
+    assert (dip["seeds (swap)"], dip["seeds (flip)"]) == ("2/3", "0/3")
+    assert dip["seed values (swap)"][2] == dip["ours (flip)"]            # seed 2's swap values are flip's
+    cell = next(r for r in compact_rows([dip]))["swap"]
+    assert cell.startswith(REPRODUCED) and cell.endswith("seeds 2/3")
+    # A page no seed ran, and a claim that is not about the main model, have no seed verdicts.
+    assert rows["fig4a.stage_order"]["seeds (swap)"] == "-"
+    not_main = next(c.id for c in registry.REGISTRY.values() if not c.main_model)
+    assert rows[not_main]["seed verdicts (swap)"] == {} and rows[not_main]["seeds (flip)"] == "-"
+    counts = seed_counts(list(rows.values()))
+    fig3_claims = [c for c in registry.page_claims("03_concept_distances", "mnist")]
+    assert counts["swap"]["measured"] == counts["flip"]["measured"] == len(fig3_claims)
+    assert counts["swap"]["all"] + counts["swap"]["some"] + counts["swap"]["none"] == len(fig3_claims)
+    assert counts["flip"]["some"] == 0 and counts["swap"]["differ"] >= 1
+
+
+def test_a_single_seed_spread_adds_nothing_to_the_cells():
+    from vaedyn.book.claims import compact_rows
+
+    values = {"readings": {"swap": fig3_values([0.9] * 10, [0.9] * 10), "flip": fig3_values([0.1] * 10, [0.9] * 10)}}
+    results = [record("03_concept_distances", values)]
+    rows = claims_rows(results, {0: results})
+    dip = next(r for r in rows if r["id"] == "fig3a.concept_dip")
+    assert dip["seeds (swap)"] == "1/1" and "seeds" not in compact_rows([dip])[0]["swap"]

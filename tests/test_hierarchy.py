@@ -4,7 +4,6 @@ import torch
 from vaedyn.analysis.concepts import ConceptSet, concept_set
 from vaedyn.config import ConfigError
 from vaedyn.analysis.trials import run_trials
-from vaedyn.book.claims import verdict
 from vaedyn.book.page import check_labels, check_p_grid
 from vaedyn.paper.fig3 import class_mahalanobis, cluster_radius, distance_study, mean_curve_approaches, mean_curve_minimum
 from vaedyn.paper.fig4 import (HierarchySweep, argmin_mean, argmin_sem, hierarchy_sweep, memory_earliest, receding,
@@ -45,14 +44,6 @@ def test_check_p_grid():
     for bad in ([0.2], [0.5, 0.2], [0.1, 1.5], "0.1", [0.1, 0.1]):
         with pytest.raises(ConfigError, match="p_grid="):
             check_p_grid(bad)
-
-
-def test_verdict_counts():
-    assert verdict(10, 10) == "reproduced"
-    assert verdict(0, 10) == "not reproduced"
-    assert verdict(3, 10) == "partly reproduced"
-    with pytest.raises(ValueError):
-        verdict(11, 10)
 
 
 def test_mean_curve_minimum_and_approach_of_a_dip_and_of_a_monotone_decay():

@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--out", default="book", help="folder of the executed pages (default: book)")
     book.add_argument("--results", default=None, help="folder of the results JSON files (default: OUT/results)")
     book.add_argument("--only", nargs="+", default=None, metavar="CHAPTER",
-                      help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages")
+                      help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages; "
+                           "'spread' for the seed spread's runs (or spread/NAME, spread/seed-1/mnist/NAME)")
     return parser
 
 

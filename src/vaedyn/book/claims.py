@@ -71,9 +71,37 @@ def page_verdicts(notebook: str, dataset: str, values: dict) -> list[dict]:
     return rows
 
 
-def claims_rows(results: list[dict]) -> list[dict]:
+def seed_verdicts(claim: Claim, spread: dict[int, list[dict]]) -> dict[str, list[dict]]:
+    """{reading: [{"seed", "value", "verdict", "epochs"}, ...]} of one claim over the seed spread's results
+    ({seed: results files}, `book.load_spread`), seeds that measured it only; {} for a claim that is
+    not about the main model."""
+    if not claim.main_model:
+        return {}
+    by_seed = {reading: [] for reading in READINGS}
+    for seed, results in sorted(spread.items()):
+        record = next((r for r in results if (r["dataset"], r["notebook"]) == (claim.dataset, claim.notebook)), None)
+        if record is None:
+            continue
+        judged = judge(claim, record["values"])
+        for reading in READINGS:
+            entry = judged.get(reading) if claim.noise_dependent else judged[NO_READING]
+            if entry and entry["verdict"] != MISSING:
+                by_seed[reading].append({"seed": seed, "value": entry["value"], "verdict": entry["verdict"],
+                                         "epochs": record.get("epochs")})
+    return by_seed
+
+
+def seeds_text(entries: list[dict]) -> str:
+    """How many of the spread's seeds reproduce a claim: '2/3' (or '-' without a spread)."""
+    if not entries:
+        return "-"
+    return f"{sum(e['verdict'] == REPRODUCED for e in entries)}/{len(entries)}"
+
+
+def claims_rows(results: list[dict], spread: dict[int, list[dict]] | None = None) -> list[dict]:
     """One row per registry claim, judged from the results file of its page (not measured when that page
-    has not run), with the profile and epochs of the run it comes from."""
+    has not run), with the profile of the run it comes from; given the seed spread's results, each
+    main-model claim also gets its verdict per seed and the count of seeds that reproduce it."""
     by_page = {(r["dataset"], r["notebook"]): r for r in results}
     rows = []
     for claim in REGISTRY.values():
@@ -81,7 +109,16 @@ def claims_rows(results: list[dict]) -> list[dict]:
         judged = judge(claim, record["values"] if record else None)
         row = {"source": claim.source, "dataset": claim.dataset, **_row(claim, judged),
                "profile": record["profile"] if record else "-",
-               "noise-dependent": claim.noise_dependent, "budget-sensitive": claim.budget_sensitive}
+               "noise-dependent": claim.noise_dependent, "budget-sensitive": claim.budget_sensitive,
+               "main model": claim.main_model}
+        per_seed = seed_verdicts(claim, spread or {})
+        for reading in READINGS:
+            entries = per_seed.get(reading, [])
+            row[f"seeds ({reading})"] = seeds_text(entries)
+            row[f"seed verdicts ({reading})"] = {e["seed"]: e["verdict"] for e in entries}
+            row[f"seed values ({reading})"] = {
+                e["seed"]: claim.show(e["value"]) if claim.show else format_value(e["value"], claim.unit)
+                for e in entries}
         rows.append(row)
     return rows
 
@@ -101,20 +138,32 @@ def favoured_reading(rows: list[dict]) -> tuple[str, dict[str, int]]:
     return ("neither reading" if abs(gap) <= 1 else "swap" if gap > 0 else "flip"), reproduced
 
 
-def verdict(passed: int, total: int) -> str:
-    """'reproduced' when every case passes, 'not reproduced' when none does, else 'partly reproduced'.
-    Chapter 04's own summary wording; its claims are judged by the registry."""
-    if total < 1 or not 0 <= passed <= total:
-        raise ValueError(f"passed={passed}, total={total} is not a valid count")
-    if passed == total:
-        return "reproduced"
-    return "not reproduced" if passed == 0 else "partly reproduced"
+def seed_counts(rows: list[dict], source: str = PAPER) -> dict[str, Counter]:
+    """Per reading, over `source`'s main-model claims that more than one seed measured: how many every
+    seed reproduces ('all'), some seeds ('some'), no seed ('none'), and how many get more than one
+    verdict from different seeds ('differ')."""
+    counts = {}
+    for reading in READINGS:
+        tally = Counter()
+        for row in rows:
+            verdicts = list(row.get(f"seed verdicts ({reading})", {}).values())
+            if row["source"] != source or len(verdicts) < 2:
+                continue
+            reproduced = sum(v == REPRODUCED for v in verdicts)
+            tally["measured"] += 1
+            tally["all" if reproduced == len(verdicts) else "some" if reproduced else "none"] += 1
+            tally["differ"] += len(set(verdicts)) > 1
+        counts[reading] = tally
+    return counts
 
 
 def verdict_cell(row: dict, reading: str) -> str:
-    """One reading's verdict and the value it rests on, as a table cell: 'partly (0.60 of classes)'."""
+    """One reading's verdict, the value it rests on and, with a seed spread of more than one seed, how
+    many seeds reproduce the claim, as a table cell: 'partly (0.60 of classes); seeds 1/3'."""
     ours = row[f"ours ({reading})"]
-    return row[f"verdict ({reading})"] + ("" if ours == "-" else f" ({ours})")
+    seeds = row.get(f"seeds ({reading})", "-")
+    return (row[f"verdict ({reading})"] + ("" if ours == "-" else f" ({ours})")
+            + ("" if seeds == "-" or seeds.endswith("/1") else f"; seeds {seeds}"))
 
 
 def compact_rows(rows: list[dict]) -> list[dict]:

@@ -54,13 +54,25 @@ class Run:
     seed: int
     results_dir: Path
     commit: str
+    epochs: int | None = None       # the main model stopped after this many epochs (None: all of them)
     started: float = field(default_factory=time.time)
+
+    def main_config(self, nz: int = 100):
+        """The page's main model: the profile's, for this run's dataset and seed, stopped after
+        `epochs` when the run asks for it (the seed spread of a long profile does)."""
+        return self.profile.train_config(self.dataset, nz=nz, seed=self.seed, stop_epoch=self.epochs)
+
+    def classifier_config(self):
+        """The CNN that labels generated images. It is an instrument, not the model under study, so
+        it keeps seed 0 whatever the run's seed: the seed spread varies the VAE alone."""
+        return self.profile.classifier_config(self.dataset, seed=0)
 
     def header_markdown(self) -> str:
         stamp = _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         device = self.device.type if self.device.type == "cpu" else torch.cuda.get_device_name(self.device)
+        epochs = "" if self.epochs is None else f" · main model after {self.epochs} epochs"
         return (f"**Run** — profile `{self.profile.name}` · dataset `{self.dataset}` · device `{device}` · "
-                f"seed {self.seed} · commit `{self.commit}` · started {stamp}")
+                f"seed {self.seed}{epochs} · commit `{self.commit}` · started {stamp}")
 
     def results_path(self) -> Path:
         return self.results_dir / self.dataset / f"{self.notebook}.json"
@@ -69,8 +81,8 @@ class Run:
         """Write the chapter's measured quantities (JSON-serialisable) with the run's identity."""
         path = self.results_path()
         atomic_write_json({"notebook": self.notebook, "profile": self.profile.name, "dataset": self.dataset,
-                           "device": self.device.type, "seed": self.seed, "commit": self.commit,
-                           "values": plain(values)}, path)
+                           "device": self.device.type, "seed": self.seed, "epochs": self.epochs or self.profile.epochs,
+                           "commit": self.commit, "values": plain(values)}, path)
         return path
 
 
@@ -105,12 +117,13 @@ def glue(name: str, value, display: bool = False):
 def start(notebook: str, profile: str = "quick", dataset: str = "mnist", device: str = "auto", seed: int = 0,
           results_dir: str | Path = "book/results", datasets: tuple[str, ...] = DATASETS,
           p_values: dict | None = None, trials: dict | None = None, noise: str | None = None,
-          show: bool = True) -> Run:
+          epochs: int | None = None, show: bool = True) -> Run:
     """Validate a notebook's parameters (all of them, before any work) and show the run header.
 
     `datasets` narrows the allowed datasets for chapters that need a particular one;
     `p_values` maps parameter names to noise fractions or lists of them, `trials` maps names
-    to trial counts, `noise` is the noise reading.
+    to trial counts, `noise` is the noise reading, `epochs` stops the main model early (None: all
+    of the profile's epochs).
     """
     _check_choice("dataset", dataset, datasets)
     resolved_profile = get_profile(profile)
@@ -125,8 +138,14 @@ def start(notebook: str, profile: str = "quick", dataset: str = "mnist", device:
             check_trials(name, value)
     if noise is not None:
         _check_choice("noise", noise, NOISE_MODES)
+    if epochs is not None:
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= resolved_profile.epochs:
+            raise ConfigError(f"epochs={epochs!r} is not allowed; give None (all of them) or an integer from 1 to "
+                              f"{resolved_profile.epochs}, the {resolved_profile.name} profile's epochs")
+        if epochs == resolved_profile.epochs:
+            epochs = None
     run = Run(notebook=notebook, profile=resolved_profile, dataset=dataset, device=resolved_device, seed=seed,
-              results_dir=Path(results_dir), commit=git_commit())
+              results_dir=Path(results_dir), commit=git_commit(), epochs=epochs)
     if show:
         from IPython.display import Markdown, display
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, get_profile, resolve_device
+from ..files import atomic_write_json
 from .page import RUN_INFO_TAG
 
 
@@ -66,14 +67,31 @@ def load_results(results_dir: str | Path) -> list[dict]:
 
 @dataclass(frozen=True)
 class Chapter:
-    """One executed page: a source notebook run for one dataset."""
+    """One executed page: a source notebook run for one dataset. A run of the seed spread
+    (`spread_seed` set) is not a page of the book: only its results file is kept."""
 
     notebook: str
     dataset: str = "mnist"
+    spread_seed: int | None = None
 
     def output(self, book_dir: Path) -> Path:
+        if self.spread_seed is not None:
+            return Path(book_dir).parent / "_build" / "spread" / f"seed-{self.spread_seed}" / self.dataset / \
+                f"{self.notebook}.ipynb"
         folder = book_dir if self.dataset == "mnist" else book_dir / self.dataset
         return folder / f"{self.notebook}.ipynb"
+
+    def name(self) -> str:
+        base = self.notebook if self.dataset == "mnist" else f"{self.dataset}/{self.notebook}"
+        return base if self.spread_seed is None else f"spread/seed-{self.spread_seed}/{self.dataset}/{self.notebook}"
+
+    def selectors(self) -> set[str]:
+        """The names `build(only=...)` selects this run by. A page: its notebook's name (every dataset's
+        page) or DATASET/NAME. A run of the seed spread: 'spread' (all of them), 'spread/NAME' (every
+        seed's and dataset's run of one notebook) or its own `name()`."""
+        if self.spread_seed is None:
+            return {self.notebook, f"{self.dataset}/{self.notebook}"}
+        return {"spread", f"spread/{self.notebook}", self.name()}
 
 
 # In execution order: 01 trains the models the others load; the claims and reproducibility
@@ -91,26 +109,80 @@ CHAPTERS = (
     Chapter("90_claims"), Chapter("91_reproducibility"), Chapter("92_reproduction_report"),
 )
 READER_PAGES = ("90_claims", "91_reproducibility", "92_reproduction_report")   # take book_dir, not a dataset
+# The chapters whose claims are about the main model: the seed spread runs them once per seed.
+SPREAD_NOTEBOOKS = ("02_trajectories", "03_concept_distances", "04_hierarchy_stages", "05_classifier_steps",
+                    "06_latent_geometry")
+SPREAD_DATASETS = ("mnist", "fashion_mnist")
+
+
+def spread_runs_needed(profile) -> list[int]:
+    """The seeds of `profile`'s spread that need runs of their own. Seed 0 of a spread at the profile's
+    own epochs is the record itself; a spread stopped early (`spread_epochs`) reruns seed 0 as well."""
+    return [s for s in profile.spread_seeds if s != 0 or profile.spread_epochs is not None]
+
+
+def chapters_for(profile) -> list[Chapter]:
+    """Every run of a build under `profile`, in execution order: the pages, with the seed spread's
+    runs before the reader pages that count them."""
+    spread = [Chapter(notebook, dataset, seed) for seed in spread_runs_needed(profile)
+              for dataset in SPREAD_DATASETS for notebook in SPREAD_NOTEBOOKS]
+    pages = [c for c in CHAPTERS if c.notebook not in READER_PAGES]
+    return pages + spread + [c for c in CHAPTERS if c.notebook in READER_PAGES]
+
+
+def spread_results_dir(results_dir: str | Path, seed: int) -> Path:
+    return Path(results_dir) / "spread" / f"seed-{seed}"
+
+
+def record_spread_time(results_dir: str | Path, chapter: Chapter, seconds: float) -> None:
+    """Keep a spread run's wall time beside its results (its page is not kept): one file per seed, out of
+    reach of `load_results`, which reads DATASET/NAME.json only."""
+    path = spread_results_dir(results_dir, chapter.spread_seed) / "wall_time.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[f"{chapter.dataset}/{chapter.notebook}"] = round(seconds, 1)
+    atomic_write_json(dict(sorted(times.items())), path)
+
+
+def spread_wall_time(results_dir: str | Path) -> dict[str, float]:
+    """Seconds per run of the seed spread, by run name, as the runner recorded them ({} before any)."""
+    times = {}
+    for path in sorted((Path(results_dir) / "spread").glob("seed-*/wall_time.json")):
+        times.update({f"spread/{path.parent.name}/{run}": s for run, s in json.loads(path.read_text()).items()})
+    return times
+
+
+def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
+    """The results files of every seed of `profile`'s spread that has any: {seed: results}. Seed 0 at the
+    profile's own epochs reads the record's results (see `spread_runs_needed`)."""
+    rerun = set(spread_runs_needed(profile))
+    spread = {seed: load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir)
+              for seed in profile.spread_seeds}
+    return {seed: results for seed, results in spread.items() if results}
 
 
 def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
           results_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks",
           only: list[str] | None = None, seed: int = 0, cwd: str | Path = ".") -> dict[str, float]:
-    """Execute the chapters (all, or those named in `only`) into `book_dir`; returns seconds per page.
+    """Execute the chapters (all, or those named in `only`, see `Chapter.selectors`) into `book_dir`,
+    the seed spread's runs included; returns seconds per run.
 
     Each page is written atomically, so a chapter can be rerun alone (e.g. one per GPU job)
     and an interrupted build leaves the previous record of that page in place.
     """
-    get_profile(profile)
+    spec = get_profile(profile)
     resolve_device(device)
     book_dir = Path(book_dir)
     results_dir = Path(results_dir) if results_dir is not None else book_dir / "results"
-    # A bare name selects every dataset's run of that notebook; DATASET/NAME selects one.
-    known = {c.notebook for c in CHAPTERS} | {f"{c.dataset}/{c.notebook}" for c in CHAPTERS if c.dataset != "mnist"}
+    runs = chapters_for(spec)
+    known = set().union(*(c.selectors() for c in runs))
     for name in only or []:
         if name not in known:
             raise ConfigError(f"only={name!r} is not a chapter; choose from {', '.join(sorted(known))}")
-    chosen = [c for c in CHAPTERS if not only or c.notebook in only or f"{c.dataset}/{c.notebook}" in only]
+
+    def chosen_by(c: Chapter) -> bool:
+        return not only or bool(c.selectors() & set(only))
+
+    chosen = [c for c in runs if chosen_by(c)]
     timings = {}
     for chapter in chosen:
         output = chapter.output(book_dir)
@@ -119,9 +191,14 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
             parameters["book_dir"] = str(book_dir)
         else:
             parameters["dataset"] = chapter.dataset
+        if chapter.spread_seed is not None:
+            parameters.update(seed=chapter.spread_seed, epochs=spec.spread_epochs,
+                              results_dir=str(spread_results_dir(results_dir, chapter.spread_seed)))
         print(f"[{len(timings) + 1}/{len(chosen)}] {output} ...", flush=True)
         timings[str(output)] = execute(Path(notebooks_dir) / f"{chapter.notebook}.ipynb", output, parameters, cwd=cwd)
         print(f"    {timings[str(output)]:.0f} s", flush=True)
+        if chapter.spread_seed is not None:   # its page is not kept, so its wall time is kept here
+            record_spread_time(results_dir, chapter, timings[str(output)])
     total = sum(timings.values())
     print("\nwall time per page:")
     for page, seconds in timings.items():

@@ -101,6 +101,14 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
     return values
 
 
+# Whether the compiled path finds what the eager one does (chapter 12) is one fixed experiment: the
+# main-model config trained for 40 epochs, measured with the paper's trial counts on a 0.05 grid of p
+# (what the quick profile was when the check was first run, on 2026-11-21).
+AGREEMENT_EPOCHS = 40
+AGREEMENT_EFFORT = Effort(trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
+                          p_grid=tuple(round(0.05 * k, 2) for k in range(20)))
+
+
 # The budget values that a claim of the paper judges, by registry id: the verdict at every snapshot
 # comes from that claim's own rule (MNIST).
 BUDGET_CLAIMS = {
