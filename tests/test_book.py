@@ -69,6 +69,20 @@ def test_sources_are_clean_and_parameterised(source):
     assert all("hide-input" in c.metadata.get("tags", []) for c in code), "tag every code cell 'hide-input'"
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_parameters_cells_parse_for_papermill_help(source, caplog):
+    """`papermill --help-notebook` lists every parameter with its default and comment; a line papermill
+    cannot parse is dropped with a warning."""
+    import papermill
+
+    with caplog.at_level("WARNING", logger="papermill"):
+        parameters = papermill.inspect_notebook(str(source))
+    assert not [r.getMessage() for r in caplog.records if "parse" in r.getMessage()]
+    assert {"profile", "device", "seed", "results_dir"} <= set(parameters)
+    assert all(p["help"] for name, p in parameters.items() if name not in ("seed",)), \
+        [name for name, p in parameters.items() if not p["help"]]
+
+
 @pytest.mark.parametrize("chapter", book.CHAPTERS, ids=lambda c: f"{c.dataset}/{c.notebook}")
 def test_committed_record_is_current(chapter):
     record = chapter.output(ROOT / "book")
@@ -150,6 +164,33 @@ def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypat
                                                                              (0, "fashion_mnist", False)]
 
 
+def test_time_left_uses_the_last_record_and_this_builds_pace():
+    from vaedyn.book.runner import time_left
+
+    runs = [book.Chapter("03_concept_distances"), book.Chapter("04_hierarchy_stages"), book.Chapter("90_claims")]
+    assert time_left(runs, {"03_concept_distances": 60, "04_hierarchy_stages": 120, "90_claims": 60}, []) == \
+        "3 runs, about 4 min left"
+    assert time_left(runs, {"03_concept_distances": 60}, [300.0]) == "3 runs, about 11 min left"   # 1 + 2 x 5 min
+    assert "unknown" in time_left(runs, {}, [])
+
+
+def test_a_page_runs_without_tcp_and_its_progress_reaches_the_terminal_not_the_page(tmp_path, capfd):
+    source = nbformat.v4.new_notebook()
+    source.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [nbformat.v4.new_code_cell("n = 3", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("print('on the page')", metadata={"tags": ["run-info"]}),
+             nbformat.v4.new_code_cell("from tqdm import tqdm\nfrom vaedyn.progress import progress_file\n"
+                                       "for _ in tqdm(range(n), desc='relay-check', file=progress_file()): pass")]
+    source.cells = cells
+    nbformat.write(source, str(tmp_path / "source.ipynb"))
+    book.execute(tmp_path / "source.ipynb", tmp_path / "out.ipynb", {"n": 5}, cwd=tmp_path)
+    outputs = json.dumps([c.get("outputs", []) for c in nbformat.read(str(tmp_path / "out.ipynb"), 4).cells])
+    assert "on the page" in outputs and "relay-check" not in outputs
+    err = capfd.readouterr().err
+    assert "relay-check" in err and "5/5" in err
+    assert "without encryption" not in err
+
+
 def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_early(tmp_path):
     from vaedyn.files import atomic_write_json
 
@@ -181,14 +222,19 @@ def smoke_book(tmp_path_factory):
     os.environ["VAEDYN_ARTIFACTS"] = str(site / "artifacts")
     # Every page, and one run of the seed spread: all of it would add ten pages to CI.
     pages = sorted({c.notebook for c in book.CHAPTERS})
+    # Servers and CI often set MPLBACKEND=Agg; the kernels inherit it, and the pages must still get
+    # their figures (the browser test below checks every chapter has one).
+    previous_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
     try:
         book.build(profile="smoke", device="cpu", book_dir=site / "book", results_dir=site / "book" / "results",
                    notebooks_dir=ROOT / "notebooks", cwd=ROOT, only=[*pages, SPREAD_SAMPLE])
     finally:
-        if previous is None:
-            os.environ.pop("VAEDYN_ARTIFACTS")
-        else:
-            os.environ["VAEDYN_ARTIFACTS"] = previous
+        for name, value in (("VAEDYN_ARTIFACTS", previous), ("MPLBACKEND", previous_backend)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, site / name)
     for page in (ROOT / "book").glob("*.md"):
@@ -285,6 +331,34 @@ def test_every_verdict_a_chapter_glues_is_the_claims_pages_verdict(smoke_book):
     assert checked >= len(REGISTRY)
 
 
+def record_state() -> tuple[str, dict[str, str]]:
+    """What a run must not touch: git's view of the tracked files and the bytes of the results files."""
+    import hashlib
+
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                            text=True).stdout
+    results = {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted((ROOT / "book" / "results").rglob("*.json"))}
+    return status, results
+
+
+@requires_mnist
+def test_a_direct_papermill_run_from_elsewhere_leaves_the_record_alone(tmp_path, monkeypatch):
+    """The README's parameterised run, from a folder outside the repository: data and artifacts are found
+    from the project, the results land beside the output notebook, the committed record is untouched."""
+    import papermill
+
+    monkeypatch.setenv("VAEDYN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.chdir(tmp_path)
+    before = record_state()
+    papermill.execute_notebook(str(ROOT / "notebooks" / "04_hierarchy_stages.ipynb"), "out.ipynb", kernel_name="python3",
+                               parameters={"profile": "smoke", "dataset": "fashion_mnist", "noise": "flip"},
+                               progress_bar=False)
+    written = json.loads((tmp_path / "vaedyn-results" / "fashion_mnist" / "04_hierarchy_stages.json").read_text())
+    assert (written["profile"], written["dataset"]) == ("smoke", "fashion_mnist")
+    assert record_state() == before
+
+
 @requires_mnist
 def test_bad_papermill_parameters_fail_in_the_first_cells(tmp_path):
     import papermill
@@ -319,6 +393,9 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
         context = playwright.chromium.launch_persistent_context(
             str(smoke_book / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=flags,
             viewport={"width": 1400, "height": 900})
+        # Offline, as a reader without network would see it: any request that leaves the disk fails.
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                      else route.abort())
         page = context.new_page()
         for target in pages:
             assert target.exists(), f"{target} was not rendered"
@@ -349,6 +426,9 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
                 elbo = next(r for r in book.load_results(smoke_book / "book" / "results")
                             if r["notebook"] == "01_training" and r["dataset"] == dataset)["values"]["test_negative_elbo"]
                 assert f"{elbo:.2f}" in text, "the glued test ELBO is not on the training page"
+            if target.stem == "methods":   # MathJax is served by the site itself and typesets the equations
+                page.wait_for_selector("mjx-container", timeout=15_000)
+                assert page.locator("mjx-container").count() >= 5, "methods.html: equations not typeset"
             if target.stem == "03_concept_distances" and "fashion" not in str(target):
                 page.screenshot(path=str(screenshot), full_page=False)
         context.close()

@@ -17,9 +17,24 @@ import torch
 
 from ..config import NOISE_MODES, ConfigError, Profile, _check_choice, check_probability, get_profile, resolve_device
 from ..data import DATASETS
-from ..files import atomic_write_json
+from ..files import atomic_write_json, project_path
 
 RUN_INFO_TAG = "run-info"
+# Where a chapter run directly with papermill writes its results: beside the output notebook in the
+# usual case (papermill run from the output's folder), and never into the committed record, which
+# only the book's runner writes (it passes results_dir explicitly).
+DIRECT_RESULTS = "vaedyn-results"
+
+
+def resolve_results_dir(results_dir: str | Path | None) -> Path:
+    """A page's results folder: as given, or for None (a direct run) vaedyn-results/ under the working
+    directory."""
+    return Path(results_dir) if results_dir is not None else Path.cwd() / DIRECT_RESULTS
+
+
+def record_dir(book_dir: str | Path | None = None) -> Path:
+    """The folder of executed pages the reader pages summarise: as given, or the project's book/."""
+    return Path(book_dir) if book_dir is not None else project_path("book")
 
 
 def git_commit(cwd: str | Path | None = None, record_dir: str = "book") -> str:
@@ -115,7 +130,7 @@ def glue(name: str, value, display: bool = False):
 
 
 def start(notebook: str, profile: str = "quick", dataset: str = "mnist", device: str = "auto", seed: int = 0,
-          results_dir: str | Path = "book/results", datasets: tuple[str, ...] = DATASETS,
+          results_dir: str | Path | None = None, datasets: tuple[str, ...] = DATASETS,
           p_values: dict | None = None, trials: dict | None = None, noise: str | None = None,
           epochs: int | None = None, show: bool = True) -> Run:
     """Validate a notebook's parameters (all of them, before any work) and show the run header.
@@ -145,12 +160,26 @@ def start(notebook: str, profile: str = "quick", dataset: str = "mnist", device:
         if epochs == resolved_profile.epochs:
             epochs = None
     run = Run(notebook=notebook, profile=resolved_profile, dataset=dataset, device=resolved_device, seed=seed,
-              results_dir=Path(results_dir), commit=git_commit(), epochs=epochs)
+              results_dir=resolve_results_dir(results_dir), commit=git_commit(project_path(".")), epochs=epochs)
     if show:
         from IPython.display import Markdown, display
 
+        inline_figures()
         display(Markdown(run.header_markdown()))
     return run
+
+
+def inline_figures() -> None:
+    """Draw figures inline in the notebook whatever backend the environment chose. Kernels inherit
+    MPLBACKEND (Agg is usual on servers and in CI); under Agg IPython keeps a glued figure as text only,
+    and the rendered page has no figure. Outside IPython this does nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def check_labels(labels, n_classes: int = 10) -> list[int]:

@@ -3,11 +3,18 @@ page's wall time and summarises the executed record for the reproducibility page
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, get_profile, resolve_device
 from ..files import atomic_write_json
+from ..progress import PROGRESS_ENV
 from .page import RUN_INFO_TAG
 
 
@@ -41,23 +48,89 @@ def stamp_wall_time(path: str | Path) -> float:
     return seconds
 
 
+_SOCKETS: tempfile.TemporaryDirectory | None = None
+
+
+def ipc_kernel_manager():
+    """jupyter_client's kernel manager on IPC sockets in a private folder. Over TCP without CurveZMQ
+    keys, ipykernel warns about unencrypted traffic on every page; a build needs no network port."""
+    global _SOCKETS
+    from jupyter_client.manager import AsyncKernelManager
+
+    if _SOCKETS is None:
+        _SOCKETS = tempfile.TemporaryDirectory(prefix="vaedyn-kernels-")
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = os.path.join(_SOCKETS.name, "kernel")
+
+    return IPCKernelManager
+
+
+@contextmanager
+def relayed_progress(stream=None, poll: float = 0.5):
+    """Progress bars of a page's kernel on this terminal, not in the page: the kernel inherits
+    $VAEDYN_PROGRESS_FILE and its bars go to that file (`vaedyn.progress`); a thread copies what
+    arrives to `stream` (default: stderr) until the block ends."""
+    stream = stream or sys.stderr
+    with tempfile.TemporaryDirectory(prefix="vaedyn-progress-") as folder:
+        path = Path(folder) / "progress.log"
+        path.touch()
+        previous = os.environ.get(PROGRESS_ENV)
+        os.environ[PROGRESS_ENV] = str(path)
+        done = threading.Event()
+
+        def copy():
+            with open(path, "r", errors="replace") as source:
+                while True:
+                    chunk = source.read()
+                    if chunk:
+                        stream.write(chunk)
+                        stream.flush()
+                    elif done.is_set():
+                        return
+                    else:
+                        time.sleep(poll)
+
+        thread = threading.Thread(target=copy, daemon=True)
+        thread.start()
+        try:
+            yield path
+        finally:
+            done.set()
+            thread.join(timeout=5)
+            if previous is None:
+                os.environ.pop(PROGRESS_ENV, None)
+            else:
+                os.environ[PROGRESS_ENV] = previous
+
+
 def execute(source: str | Path, output: str | Path, parameters: dict, kernel: str = "python3",
-            cwd: str | Path = ".") -> float:
-    """Run one notebook with papermill into `output` (atomically) and stamp its wall time; returns seconds."""
+            cwd: str | Path = ".", progress: bool = True) -> float:
+    """Run one notebook with papermill into `output` (atomically) and stamp its wall time; returns seconds.
+    With `progress`, the page's progress bars (training, sweeps) show on this process's stderr."""
     import papermill
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.running.ipynb")
     try:
-        papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=kernel,
-                                   cwd=str(cwd), progress_bar=False)
+        with relayed_progress() if progress else _nothing():
+            papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=kernel,
+                                       cwd=str(cwd), progress_bar=False, kernel_manager_class=ipc_kernel_manager())
         seconds = stamp_wall_time(partial)
         partial.replace(output)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return seconds
+
+
+@contextmanager
+def _nothing():
+    yield None
 
 
 def load_results(results_dir: str | Path) -> list[dict]:
@@ -134,21 +207,56 @@ def spread_results_dir(results_dir: str | Path, seed: int) -> Path:
     return Path(results_dir) / "spread" / f"seed-{seed}"
 
 
-def record_spread_time(results_dir: str | Path, chapter: Chapter, seconds: float) -> None:
+def record_spread_time(results_dir: str | Path, chapter: Chapter, seconds: float, profile: str) -> None:
     """Keep a spread run's wall time beside its results (its page is not kept): one file per seed, out of
     reach of `load_results`, which reads DATASET/NAME.json only."""
     path = spread_results_dir(results_dir, chapter.spread_seed) / "wall_time.json"
     times = json.loads(path.read_text()) if path.exists() else {}
-    times[f"{chapter.dataset}/{chapter.notebook}"] = round(seconds, 1)
+    times[f"{chapter.dataset}/{chapter.notebook}"] = {"seconds": round(seconds, 1), "profile": profile}
     atomic_write_json(dict(sorted(times.items())), path)
 
 
-def spread_wall_time(results_dir: str | Path) -> dict[str, float]:
-    """Seconds per run of the seed spread, by run name, as the runner recorded them ({} before any)."""
+def spread_wall_time(results_dir: str | Path, profile: str | None = None) -> dict[str, float]:
+    """Seconds per run of the seed spread, by run name, as the runner recorded them (all profiles' or
+    one's; {} before any)."""
     times = {}
     for path in sorted((Path(results_dir) / "spread").glob("seed-*/wall_time.json")):
-        times.update({f"spread/{path.parent.name}/{run}": s for run, s in json.loads(path.read_text()).items()})
+        for run, entry in json.loads(path.read_text()).items():
+            if profile is None or entry["profile"] == profile:
+                times[f"spread/{path.parent.name}/{run}"] = entry["seconds"]
     return times
+
+
+def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, profile: str) -> dict[str, float]:
+    """How long each run took the last time it ran under `profile` in this record (pages: papermill's
+    duration; spread runs: `spread_wall_time`), by `Chapter.name()`: what the time-left estimate uses."""
+    import nbformat
+
+    spread = spread_wall_time(results_dir, profile)
+    seconds = {}
+    for chapter in runs:
+        if chapter.spread_seed is not None:
+            if chapter.name() in spread:
+                seconds[chapter.name()] = spread[chapter.name()]
+            continue
+        path = chapter.output(book_dir)
+        if path.exists():
+            meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+            if meta.get("parameters", {}).get("profile") == profile and meta.get("duration"):
+                seconds[chapter.name()] = float(meta["duration"])
+    return seconds
+
+
+def time_left(remaining: list[Chapter], expected: dict[str, float], done: list[float]) -> str:
+    """'about 12 min left': the last record's time for each remaining run, the mean of this build's runs so
+    far for runs without one; 'time left unknown' before there is anything to go by."""
+    known = [expected[c.name()] for c in remaining if c.name() in expected]
+    unknown = len(remaining) - len(known)
+    fallback = (sum(done) / len(done)) if done else (sum(expected.values()) / len(expected)) if expected else None
+    if unknown and fallback is None:
+        return "time left unknown (no earlier run of this profile to go by)"
+    minutes = (sum(known) + unknown * (fallback or 0.0)) / 60
+    return f"{len(remaining)} runs, about {minutes:.0f} min left"
 
 
 def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
@@ -183,8 +291,9 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
         return not only or bool(c.selectors() & set(only))
 
     chosen = [c for c in runs if chosen_by(c)]
+    expected = previous_seconds(chosen, book_dir, results_dir, profile)
     timings = {}
-    for chapter in chosen:
+    for k, chapter in enumerate(chosen):
         output = chapter.output(book_dir)
         parameters = {"profile": profile, "device": device, "seed": seed, "results_dir": str(results_dir)}
         if chapter.notebook in READER_PAGES:
@@ -194,11 +303,12 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
         if chapter.spread_seed is not None:
             parameters.update(seed=chapter.spread_seed, epochs=spec.spread_epochs,
                               results_dir=str(spread_results_dir(results_dir, chapter.spread_seed)))
-        print(f"[{len(timings) + 1}/{len(chosen)}] {output} ...", flush=True)
+        print(f"[{k + 1}/{len(chosen)}] {chapter.name()} ({profile}) -> {output}; "
+              f"{time_left(chosen[k:], expected, list(timings.values()))}", flush=True)
         timings[str(output)] = execute(Path(notebooks_dir) / f"{chapter.notebook}.ipynb", output, parameters, cwd=cwd)
         print(f"    {timings[str(output)]:.0f} s", flush=True)
         if chapter.spread_seed is not None:   # its page is not kept, so its wall time is kept here
-            record_spread_time(results_dir, chapter, timings[str(output)])
+            record_spread_time(results_dir, chapter, timings[str(output)], profile)
     total = sum(timings.values())
     print("\nwall time per page:")
     for page, seconds in timings.items():
