@@ -144,15 +144,18 @@ def ensemble_key(configs: list[TrainConfig]) -> str:
 def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "auto",
                    checkpoint_path: str | Path | None = None, checkpoint_every: int = 10,
                    progress: bool = True, data: tuple[Dataset, Dataset] | None = None,
-                   on_epoch_end: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None
-                   ) -> list[MemberResult]:
+                   on_epoch_end: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None,
+                   keep: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None,
+                   keep_epochs: tuple[int, ...] = ()) -> list[MemberResult]:
     """Train every config as one member of an ensemble; each ends where its lone run would.
 
     Resumes from `checkpoint_path` when it holds a checkpoint of the same configs (written
     atomically every `checkpoint_every` epochs). A member whose loss turns NaN or infinite is
     reported with the epoch (and trains on uselessly; its numbers never touch the others').
-    `on_epoch_end(epoch, current)` runs after each epoch (0-based), after the checkpoint;
+    After each epoch e (1-based) in `keep_epochs`, `keep(e, current)` runs *before* a checkpoint
+    can claim that epoch, so a run killed in between repeats the epoch and keeps it then;
     `current()` returns the members as they stand (copies), for keeping snapshots.
+    `on_epoch_end(epoch, current)` runs after each epoch (0-based), after the checkpoint.
     """
     device = resolve_device(device)
     if not configs:
@@ -200,6 +203,8 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
         alive = [h[-1]["test_negative_elbo"] for h, d in zip(histories, diverged) if d is None and h]
         if alive:
             bar.set_postfix(best_test=f"{min(alive):.2f}", diverged=sum(d is not None for d in diverged))
+        if keep is not None and epoch + 1 in keep_epochs:
+            keep(epoch + 1, lambda: _results(model, configs, histories, diverged))
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == shared.epochs):
             _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged)
         if on_epoch_end is not None:

@@ -100,6 +100,8 @@ def train_and_store(members: list[TrainConfig], device, data, root: Path, progre
     `keep_epochs` (1-based) also stores each member as it stood after those epochs, under the
     key of the same config with `epochs` set to that epoch: for a constant learning rate (and
     schedules that only look at the epoch index) that is the model a run of that length ends with.
+    They are stored before the ensemble's checkpoint can claim their epoch, so a run killed in
+    between repeats that epoch on resuming and stores them then; nothing is trained twice over.
     """
     if keep_epochs and len(members[0].lr_values) > 1:
         raise ConfigError(f"keep_epochs={keep_epochs!r} needs one constant learning rate, not the schedule "
@@ -107,12 +109,11 @@ def train_and_store(members: list[TrainConfig], device, data, root: Path, progre
     folder = root / "ensembles" / ensemble_key(members)
 
     def keep(epoch: int, current) -> None:
-        if epoch + 1 in keep_epochs and epoch + 1 < members[0].epochs:
-            _store_all(current(), root, epochs=epoch + 1)
+        _store_all(current(), root, epochs=epoch)
 
     _store_all(train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
-                              checkpoint_every=checkpoint_every, progress=progress, data=data,
-                              on_epoch_end=keep if keep_epochs else None), root)
+                              checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
+                              keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs)), root)
     shutil.rmtree(folder, ignore_errors=True)
 
 
