@@ -12,6 +12,7 @@ import torch
 from vaedyn.config import TrainConfig
 from vaedyn.data import load_dataset
 from vaedyn.training import ensemble, store, sweep
+from vaedyn.training.integrity import load_payload
 from vaedyn.training.store import artifact_root, load_vae, vae_status
 
 loop = importlib.import_module("vaedyn.training.loop")   # the package re-exports a function named train
@@ -66,7 +67,7 @@ def test_ensemble_kill_around_the_checkpoint_loses_no_snapshot_and_retrains_noth
                               keep_epochs=(1, 2))
     assert [vae_status(c) for c in kept] == ["done"] * 4          # nothing lost by the kill
     checkpoint = artifact_root() / "ensembles" / ensemble.ensemble_key(members) / "checkpoint.pt"
-    assert torch.load(checkpoint, weights_only=False)["epochs_done"] == (2 if when == "after" else 1)
+    assert load_payload(checkpoint, "test")["epochs_done"] == (2 if when == "after" else 1)
 
     monkeypatch.setattr(ensemble, "_save", real_save)
     epochs = counting(monkeypatch, ensemble)

@@ -166,8 +166,33 @@ def _trained(args):
     return get_or_train(config, device=args.device, progress=not args.no_progress)
 
 
+def _failures() -> tuple[type[BaseException], ...]:
+    """Errors a run can end in that are the user's to act on (a damaged or foreign artifact, a
+    diverged training): printed as one line, not a traceback. Imported here: they need torch."""
+    from .training.integrity import CorruptArtifactError
+    from .training.loop import TrainingDivergedError
+    from .training.pretrained import StaleWeightsError
+
+    return CorruptArtifactError, StaleWeightsError, TrainingDivergedError
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as error:
+        print(f"vaedyn {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except _failures() as error:
+        print(f"vaedyn {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
         from .training.store import artifact_root, list_artifacts
 
@@ -196,19 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "book":
         from .book import build
 
-        try:
-            build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
-                  only=args.only, seed=args.seed)
-        except ConfigError as error:
-            print(f"vaedyn book: error: {error}", file=sys.stderr)
-            return 2
+        build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
+              only=args.only, seed=args.seed)
         return 0
 
-    try:
-        trained = _trained(args)
-    except ConfigError as error:
-        print(f"vaedyn {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    trained = _trained(args)
     if args.command == "train":
         print(f"artifact: {trained.path}")
         print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
@@ -222,12 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     from .analysis.trials import run_trials
 
     data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device)
-    try:
-        trajectory = run_trials(trained.model, data.x, data.y, args.label, args.trials, args.p, args.steps, args.noise,
-                                args.seed, record_x=args.record_x)
-    except ConfigError as error:
-        print(f"vaedyn infer: error: {error}", file=sys.stderr)
-        return 2
+    trajectory = run_trials(trained.model, data.x, data.y, args.label, args.trials, args.p, args.steps, args.noise,
+                            args.seed, record_x=args.record_x)
     arrays = {"z": trajectory.z.cpu().numpy(), "indices": trajectory.indices.cpu().numpy(),
               "label": np.int64(args.label), "p": np.float64(args.p), "noise": np.str_(args.noise),
               "model_key": np.str_(trained.path.name)}

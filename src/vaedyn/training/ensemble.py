@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,7 +32,9 @@ from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
 from ..randomness import MemberGenerators
-from .loop import METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, train_epoch
+from .integrity import load_payload, with_digest
+from .loop import (METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, total_wall_time,
+                   train_epoch)
 
 # Config fields members of one ensemble may differ in; all others must agree.
 MEMBER_FIELDS = ("nz", "seed")
@@ -133,6 +136,7 @@ class MemberResult:
     history: list[dict]
     model: VAE | None            # None when the member diverged
     diverged_in_epoch: int | None = None
+    wall_time_s: float | None = None    # the whole ensemble's training time so far (None: not all of it known)
 
 
 def ensemble_key(configs: list[TrainConfig]) -> str:
@@ -177,10 +181,14 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
                                   [c.nz for c in configs])
     histories: list[list[dict]] = [[] for _ in configs]
     diverged: list[int | None] = [None] * len(configs)
-    start_epoch = 0
+    start_epoch, earlier_s = 0, 0.0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        start_epoch, histories, diverged = _restore(checkpoint_path, configs, model, optimizer, generators)
+        start_epoch, histories, diverged, earlier_s = _restore(checkpoint_path, configs, model, optimizer, generators)
+    started = time.perf_counter()
+
+    def results() -> list[MemberResult]:
+        return _results(model, configs, histories, diverged, total_wall_time(earlier_s, started))
 
     n = x_train.shape[0]
     sizes = sorted(set(c.nz for c in configs))
@@ -204,18 +212,19 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
         if alive:
             bar.set_postfix(best_test=f"{min(alive):.2f}", diverged=sum(d is not None for d in diverged))
         if keep is not None and epoch + 1 in keep_epochs:
-            keep(epoch + 1, lambda: _results(model, configs, histories, diverged))
+            keep(epoch + 1, results)
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == shared.epochs):
-            _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged)
+            _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged,
+                  total_wall_time(earlier_s, started))
         if on_epoch_end is not None:
-            on_epoch_end(epoch, lambda: _results(model, configs, histories, diverged))
+            on_epoch_end(epoch, results)
     bar.close()
-    return _results(model, configs, histories, diverged)
+    return results()
 
 
-def _results(model: StackedVAE, configs, histories, diverged) -> list[MemberResult]:
+def _results(model: StackedVAE, configs, histories, diverged, wall_time_s) -> list[MemberResult]:
     return [MemberResult(config=c, history=list(h), model=None if d is not None else model.member(i),
-                         diverged_in_epoch=d)
+                         diverged_in_epoch=d, wall_time_s=wall_time_s)
             for i, (c, h, d) in enumerate(zip(configs, histories, diverged))]
 
 
@@ -237,19 +246,26 @@ def _test_metrics(model: StackedVAE, configs: list[TrainConfig], x_test: torch.T
     return mean_metrics(model, x_test, shared.n_samples, generators, precision=shared.precision).cpu()
 
 
-def _save(path: Path, configs, epochs_done, model, optimizer, generators, histories, diverged) -> None:
-    atomic_torch_save({"configs": [c.to_dict() for c in configs], "epochs_done": epochs_done,
-                       "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "generators": generators.get_state(), "histories": histories,
-                       "diverged": diverged}, path)
+CHECKPOINT_FIELDS = ("configs", "epochs_done", "model", "optimizer", "generators", "histories", "diverged")
+
+
+def _save(path: Path, configs, epochs_done, model, optimizer, generators, histories, diverged,
+          wall_time_s) -> None:
+    # The fields after `diverged` came later; `_restore` reads checkpoints without them.
+    atomic_torch_save(with_digest({
+        "configs": [c.to_dict() for c in configs], "epochs_done": epochs_done, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "generators": generators.get_state(), "histories": histories,
+        "diverged": diverged, "wall_time_s": wall_time_s}), path)
 
 
 def _restore(path: Path, configs, model, optimizer, generators):
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    """(epochs done, histories, diverged, wall time so far or None) of the checkpoint at `path`,
+    whose weights, optimizer state and member streams are loaded into the arguments."""
+    state = load_payload(path, f"delete {path} to start this ensemble again from its first epoch", CHECKPOINT_FIELDS)
     if state["configs"] != [c.to_dict() for c in configs]:
         raise ValueError(f"checkpoint {path} was written for other configs; delete it or use its configs")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     generators.set_state(state["generators"])
-    return state["epochs_done"], state["histories"], state["diverged"]
+    return state["epochs_done"], state["histories"], state["diverged"], state.get("wall_time_s")
 

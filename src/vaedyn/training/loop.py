@@ -8,6 +8,7 @@ resumes bit-for-bit (on CPU) where an uninterrupted run would be.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,7 @@ from ..files import atomic_torch_save
 from ..model import VAE
 from ..objective import ElboTerms, compiled_training_loss, elbo_terms, training_loss
 from ..randomness import Generator, latent_noise, random_order
+from .integrity import load_payload, with_digest
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8
@@ -36,6 +38,9 @@ class TrainResult:
     model: VAE
     history: list[dict]      # one record per epoch: lr, train_*, test_* for each of METRICS
     config: TrainConfig
+    # Seconds spent training, summed over every session of a resumed run (None when a checkpoint
+    # written before this was counted left the earlier sessions' time unknown).
+    wall_time_s: float | None = None
 
 
 def autocast(device: torch.device, precision: str):
@@ -162,10 +167,11 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
     optimizer = make_optimizer(model, config.lr_values[0])
     generator = torch.Generator(device=device).manual_seed(config.seed)
     history: list[dict] = []
-    start_epoch = 0
+    start_epoch, earlier_s = 0, 0.0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        start_epoch, history = _restore(checkpoint_path, config, model, optimizer, generator)
+        start_epoch, history, earlier_s = _restore(checkpoint_path, config, model, optimizer, generator)
+    started = time.perf_counter()
 
     n = x_train.shape[0]
     bar = tqdm(range(start_epoch, config.last_epoch), initial=start_epoch, total=config.last_epoch,
@@ -190,25 +196,40 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         if keep is not None and epoch + 1 in keep_epochs:
             keep(epoch + 1, model, history)
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.last_epoch):
-            _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history)
+            _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history,
+                  total_wall_time(earlier_s, started))
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     bar.close()
     model.eval()
-    return TrainResult(model=model, history=history, config=config)
+    return TrainResult(model=model, history=history, config=config, wall_time_s=total_wall_time(earlier_s, started))
 
 
-def _save(path: Path, config: TrainConfig, epochs_done: int, model, optimizer, generator, history) -> None:
-    atomic_torch_save({"config": config.to_dict(), "epochs_done": epochs_done, "model": model.state_dict(),
-                       "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                       "history": history}, path)
+def total_wall_time(earlier_s: float | None, started: float) -> float | None:
+    """Training seconds so far: earlier sessions' (None if unknown) plus this one's since `started`."""
+    return None if earlier_s is None else earlier_s + time.perf_counter() - started
 
 
-def _restore(path: Path, config: TrainConfig, model, optimizer, generator) -> tuple[int, list[dict]]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+CHECKPOINT_FIELDS = ("config", "epochs_done", "model", "optimizer", "generator", "history")
+
+
+def _save(path: Path, config: TrainConfig, epochs_done: int, model, optimizer, generator, history,
+          wall_time_s: float | None) -> None:
+    # The fields after `history` came later (time, digest); `_restore` reads a
+    # checkpoint without them, so a run started by older code resumes with this code.
+    atomic_torch_save(with_digest({
+        "config": config.to_dict(), "epochs_done": epochs_done, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history,
+        "wall_time_s": wall_time_s}), path)
+
+
+def _restore(path: Path, config: TrainConfig, model, optimizer, generator):
+    """(epochs done, history, wall time so far or None) of the checkpoint at `path`, whose
+    weights, optimizer state and random stream are loaded into the arguments."""
+    state = load_payload(path, f"delete {path} to start this training again from its first epoch", CHECKPOINT_FIELDS)
     if state["config"] != config.to_dict():
         raise ValueError(f"checkpoint {path} was written for another config; delete it or use its config")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
-    return state["epochs_done"], state["history"]
+    return state["epochs_done"], state["history"], state.get("wall_time_s")

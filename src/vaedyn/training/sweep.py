@@ -19,7 +19,8 @@ import torch
 from ..config import OPTIONAL_DEFAULTS, ConfigError, SweepGrid, TrainConfig, get_profile, resolve_device
 from ..data import load_dataset
 from .ensemble import ensemble_groups, ensemble_key, train_ensemble
-from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, vae_status
+from ..provenance import provenance
+from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, training_record, vae_status
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -106,24 +107,35 @@ def train_and_store(members: list[TrainConfig], device, data, root: Path, progre
     if keep_epochs and len(members[0].lr_values) > 1:
         raise ConfigError(f"keep_epochs={keep_epochs!r} needs one constant learning rate, not the schedule "
                           f"{members[0].lr_values}: a snapshot must equal the shorter run it is stored as")
+    device = resolve_device(device)
     folder = root / "ensembles" / ensemble_key(members)
 
     def keep(epoch: int, current) -> None:
-        _store_all(current(), root, epochs=epoch)
+        _store_all(current(), root, device, epochs=epoch)
 
-    _store_all(train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
-                              checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
-                              keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs)), root)
+    results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
+                             checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
+                             keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs))
+    _store_all(results, root, device)
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _store_all(results, root: Path, epochs: int | None = None) -> None:
+def _store_all(results, root: Path, device: torch.device, epochs: int | None = None) -> None:
     for result in results:
         config = result.config if epochs is None else dataclasses.replace(result.config, epochs=epochs)
         if result.model is None:
             mark_diverged(config, result.diverged_in_epoch, root)
         else:
-            store_vae(config, result.model, result.history, root)
+            store_vae(config, result.model, result.history, root, member_record(result, device, len(results), epochs))
+
+
+def member_record(result, device: torch.device, members: int, epochs: int | None) -> dict:
+    """Provenance of an ensemble member (or of its snapshot after `epochs`): the ensemble's device,
+    size and, for the final model, its wall time."""
+    record = {"device": device, "trained_as": f"member of an ensemble of {members}"}
+    if epochs is None:
+        record.update(training_record(device, result.wall_time_s))
+    return provenance(**record)
 
 
 @dataclass
