@@ -156,7 +156,7 @@ def test_new_meta_files_record_provenance(tiny_config):
 
 def test_old_meta_files_and_checkpoints_stay_readable(tiny_config, tmp_path):
     """Artifacts written before issue 11: meta.json without provenance, checkpoints without the
-    time and digest fields (the running long trainings write these)."""
+    device, time, resumes and digest fields (the running long trainings write these)."""
     trained = store.get_or_train(tiny_config, device="cpu", progress=False)
     meta_file = trained.path / "meta.json"
     meta = json.loads(meta_file.read_text())
@@ -174,4 +174,4 @@ def test_old_meta_files_and_checkpoints_stay_readable(tiny_config, tmp_path):
     uninterrupted = loop.train(config, device="cpu", progress=False)
     for name, value in uninterrupted.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[name], value), name
-    assert resumed.wall_time_s is None   # earlier sessions' time is unknown
+    assert resumed.resumes == [] and resumed.wall_time_s is None   # earlier sessions' time is unknown

@@ -10,6 +10,11 @@ import json
 import sys
 
 from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS, ConfigError, check_probability
+from .randomness import RESUME_POLICIES
+
+CROSS_DEVICE_HELP = ("a checkpoint written on another kind of device (cpu vs cuda): reseed = resume it, weights and "
+                     "optimizer exactly, the random stream re-seeded from the checkpoint (recorded in meta.json); "
+                     "stop = exit naming both devices (default: reseed)")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -106,6 +111,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renyi-alpha", type=_non_negative_float, default=1.0,
                         help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted (default: 1)")
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--cross-device", choices=RESUME_POLICIES, default="reseed", help=CROSS_DEVICE_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -140,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-members", type=_positive_int, default=None,
                        help="largest ensemble trained at once (default: a whole group)")
     sweep.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    sweep.add_argument("--cross-device", choices=RESUME_POLICIES, default="reseed", help=CROSS_DEVICE_HELP)
     sweep.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     book = commands.add_parser("book", help="execute the book's notebooks with papermill into book/")
@@ -163,17 +170,18 @@ def _trained(args):
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     config = profile.train_config(args.dataset, args.nz, args.seed, **overrides)
-    return get_or_train(config, device=args.device, progress=not args.no_progress)
+    return get_or_train(config, device=args.device, progress=not args.no_progress, cross_device=args.cross_device)
 
 
 def _failures() -> tuple[type[BaseException], ...]:
     """Errors a run can end in that are the user's to act on (a damaged or foreign artifact, a
     diverged training): printed as one line, not a traceback. Imported here: they need torch."""
+    from .randomness import ForeignCheckpointError
     from .training.integrity import CorruptArtifactError
     from .training.loop import TrainingDivergedError
     from .training.pretrained import StaleWeightsError
 
-    return CorruptArtifactError, StaleWeightsError, TrainingDivergedError
+    return CorruptArtifactError, ForeignCheckpointError, StaleWeightsError, TrainingDivergedError
 
 
 def _one_line(error: BaseException) -> str:
@@ -214,7 +222,8 @@ def _run(args: argparse.Namespace) -> int:
             status = sweep_status(get_profile(args.profile).grid(args.grid), args.dataset)
         else:
             status = run_sweep(args.profile, args.grid, args.dataset, shard=args.shard, device=args.device,
-                               progress=not args.no_progress, max_members=args.max_members)
+                               progress=not args.no_progress, max_members=args.max_members,
+                               cross_device=args.cross_device)
         print(status.summary())
         return 0 if status.complete else 1
 

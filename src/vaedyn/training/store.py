@@ -132,13 +132,14 @@ class TrainedVAE:
 
 def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root: str | Path | None = None,
                  progress: bool = True, checkpoint_every: int = 10,
-                 keep_epochs: tuple[int, ...] | None = None) -> TrainedVAE:
+                 keep_epochs: tuple[int, ...] | None = None, cross_device: str = "reseed") -> TrainedVAE:
     """The trained VAE for `config`: from the store when present, else trained (resuming a
     checkpoint left by a killed run) and stored. The model is returned on `device`, in eval mode.
 
     A training also stores the model after each epoch in `keep_epochs` (default: the profile's
     `snapshot_epochs` when `config` is a profile's main model, `config.main_model_snapshots`) as
-    the artifact of `config.snapshot(epoch)`, the key a run stopped after that epoch would get."""
+    the artifact of `config.snapshot(epoch)`, the key a run stopped after that epoch would get.
+    `cross_device` is `loop.train`'s: what a checkpoint from another kind of device does."""
     from .pretrained import install  # imports the store; import here to keep the graph one-way
     from .loop import train  # the store is imported by train's callers; keep the import graph one-way
 
@@ -153,19 +154,22 @@ def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root:
     def create(directory: Path):
         result = train(config, device=device, checkpoint_path=directory / "checkpoint.pt",
                        checkpoint_every=checkpoint_every, progress=progress, keep=keep,
-                       keep_epochs=tuple(e for e in keep_epochs if e < config.last_epoch))
-        return (*vae_payload(result.model, result.history), training_record(device, result.wall_time_s))
+                       keep_epochs=tuple(e for e in keep_epochs if e < config.last_epoch), cross_device=cross_device)
+        return (*vae_payload(result.model, result.history), training_record(device, result.wall_time_s, result.resumes))
 
     payload, meta, directory = fetch_or_create("vae", config.to_dict(), create, root)
     (directory / "checkpoint.pt").unlink(missing_ok=True)
     return _trained_vae(payload, config, directory, device)
 
 
-def training_record(device: torch.device, wall_time_s: float | None) -> dict:
-    """Provenance fields of a finished training: its device and its wall time over all sessions."""
+def training_record(device: torch.device, wall_time_s: float | None, resumes: list[dict]) -> dict:
+    """Provenance fields of a finished training: its device, its wall time over all sessions and
+    each resume from another device's checkpoint (whose random stream was re-seeded)."""
     record = {"device": device, "wall_time_s": wall_time_s}
     if wall_time_s is None:
         record["wall_time_note"] = "unknown: resumed from a checkpoint written before training time was counted"
+    if resumes:
+        record["cross_device_resumes"] = resumes
     return record
 
 

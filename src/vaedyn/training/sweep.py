@@ -73,10 +73,11 @@ def sweep_status(grid: SweepGrid | None, dataset: str, configs: list[TrainConfig
 
 def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple[int, int] = (1, 1),
               device: str | torch.device = "auto", root: str | Path | None = None, progress: bool = True,
-              max_members: int | None = None, checkpoint_every: int = 5) -> SweepStatus:
+              max_members: int | None = None, checkpoint_every: int = 5, cross_device: str = "reseed") -> SweepStatus:
     """Train the missing members of this shard of the grid; returns the shard's status afterwards.
 
     `max_members` caps an ensemble's size (memory); larger groups train as several ensembles.
+    `cross_device` is `loop.train`'s: what a checkpoint from another kind of device does.
     """
     grid = get_profile(profile).grid(grid_name)
     if max_members is not None and max_members < 1:
@@ -90,12 +91,13 @@ def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple
         for group in ensemble_groups(pending):
             step = max_members or len(group)
             for start in range(0, len(group), step):
-                train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every)
+                train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every,
+                                cross_device=cross_device)
     return sweep_status(grid, dataset, mine, root)
 
 
 def train_and_store(members: list[TrainConfig], device, data, root: Path, progress: bool = True,
-                    checkpoint_every: int = 5, keep_epochs: tuple[int, ...] = ()) -> None:
+                    checkpoint_every: int = 5, keep_epochs: tuple[int, ...] = (), cross_device: str = "reseed") -> None:
     """Train one ensemble group (resumably) and store every member under its lone-run key.
 
     `keep_epochs` (1-based) also stores each member as it stood after those epochs, under the
@@ -115,7 +117,8 @@ def train_and_store(members: list[TrainConfig], device, data, root: Path, progre
 
     results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
                              checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
-                             keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs))
+                             keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs),
+                             cross_device=cross_device)
     _store_all(results, root, device)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -131,10 +134,13 @@ def _store_all(results, root: Path, device: torch.device, epochs: int | None = N
 
 def member_record(result, device: torch.device, members: int, epochs: int | None) -> dict:
     """Provenance of an ensemble member (or of its snapshot after `epochs`): the ensemble's device,
-    size and, for the final model, its wall time."""
+    size and, for the final model, its wall time; any cross-device resume of the member's stream."""
     record = {"device": device, "trained_as": f"member of an ensemble of {members}"}
     if epochs is None:
-        record.update(training_record(device, result.wall_time_s))
+        record.update({k: v for k, v in training_record(device, result.wall_time_s, result.resumes).items()
+                       if k != "device"})
+    elif result.resumes:
+        record["cross_device_resumes"] = result.resumes
     return provenance(**record)
 
 
