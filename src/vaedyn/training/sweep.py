@@ -18,8 +18,8 @@ import torch
 
 from ..config import OPTIONAL_DEFAULTS, ConfigError, SweepGrid, TrainConfig, get_profile, resolve_device
 from ..data import load_dataset
-from .ensemble import ensemble_groups, ensemble_key, train_ensemble
 from ..provenance import provenance
+from .ensemble import ensemble_groups, ensemble_key, train_ensemble
 from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, training_record, vae_status
 
 
