@@ -2,6 +2,8 @@
 (a `torch.Generator`) or for an ensemble (`MemberGenerators`, one stream per member)."""
 from __future__ import annotations
 
+import hashlib
+
 import torch
 
 
@@ -39,6 +41,66 @@ class MemberGenerators:
 
 
 Generator = torch.Generator | MemberGenerators
+
+# A generator's state says which device it belongs to: CPU generators (mt19937) save 5056 bytes,
+# CUDA ones (Philox) 16, the seed and the offset. A checkpoint written before it recorded its
+# device is recognised by that size.
+CPU_STATE_BYTES = torch.Generator().get_state().numel()
+CUDA_STATE_BYTES = 16
+RESUME_POLICIES = ("reseed", "stop")
+
+
+class ForeignCheckpointError(RuntimeError):
+    """A checkpoint's random stream belongs to another kind of device than the run resuming it."""
+
+
+def check_resume_policy(policy: str) -> None:
+    if policy not in RESUME_POLICIES:
+        raise ValueError(f"cross_device={policy!r} is not allowed; choose one of {', '.join(RESUME_POLICIES)}")
+
+
+def training_generator(device: torch.device, seed: int) -> torch.Generator:
+    """The random stream of one training run (data order and eps), seeded."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def state_device(state: torch.Tensor, recorded: str | None = None) -> str:
+    """The device type ('cpu', 'cuda') a saved generator state belongs to: as recorded, else by its size."""
+    if recorded:
+        return recorded
+    return {CPU_STATE_BYTES: "cpu", CUDA_STATE_BYTES: "cuda"}.get(
+        state.numel(), f"an unknown device (a {state.numel()}-byte generator state)")
+
+
+def resume_seed(state: torch.Tensor) -> int:
+    """A seed derived from a saved generator state alone (sha256 of its bytes): a foreign stream that
+    cannot continue is replaced by one that every resume of the same checkpoint draws alike."""
+    digest = hashlib.sha256(b"vaedyn resume " + state.to(torch.uint8).contiguous().numpy().tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def restore_stream(generator: torch.Generator, state: torch.Tensor, recorded_device: str | None, policy: str,
+                   checkpoint: str) -> dict | None:
+    """Continue `generator` from a checkpoint's `state`; None when it continues exactly.
+
+    A state from another kind of device cannot be loaded (a CPU generator's is a Mersenne twister,
+    a CUDA one's a Philox counter; they do not convert). With policy 'reseed' the generator is then
+    seeded with `resume_seed(state)` and the returned record says so (from/to device, seed); the
+    weights, optimizer and schedule still resume exactly. With 'stop' it raises ForeignCheckpointError.
+    """
+    check_resume_policy(policy)
+    here, there = generator.device.type, state_device(state, recorded_device)
+    if here == there:
+        generator.set_state(state)
+        return None
+    if policy == "stop":
+        raise ForeignCheckpointError(
+            f"checkpoint {checkpoint} was written on {there} and this run is on {here}: its random stream "
+            f"cannot continue on {here}; resume it on {there}, allow a deterministic re-seed (cross-device "
+            "resume 'reseed'), or delete the checkpoint to start again")
+    seed = resume_seed(state)
+    generator.manual_seed(seed)
+    return {"from_device": there, "to_device": here, "reseeded_with": seed}
 
 
 def random_order(n: int, generator: Generator, device: torch.device) -> torch.Tensor:

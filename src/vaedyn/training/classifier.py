@@ -94,7 +94,7 @@ def get_or_train_classifier(config: ClassifierConfig, device: str | torch.device
     def create(directory: Path):
         model, history = train_classifier(config, device, progress)
         return ({"state_dict": model.state_dict(), "side": model.side, "history": history},
-                {"test_accuracy": history[-1]["test_accuracy"]})
+                {"test_accuracy": history[-1]["test_accuracy"]}, {"device": device})
 
     payload, meta, directory = fetch_or_create("classifier", config.to_dict(), create, root)
     model = ClassifierCNN(side=payload["side"])

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,8 +31,10 @@ from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
 from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
-from ..randomness import MemberGenerators
-from .loop import METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, train_epoch
+from ..randomness import MemberGenerators, check_resume_policy, restore_stream, training_generator
+from .integrity import load_payload, with_digest
+from .loop import (METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, total_wall_time,
+                   train_epoch)
 
 # Config fields members of one ensemble may differ in; all others must agree.
 MEMBER_FIELDS = ("nz", "seed")
@@ -133,6 +136,8 @@ class MemberResult:
     history: list[dict]
     model: VAE | None            # None when the member diverged
     diverged_in_epoch: int | None = None
+    resumes: list[dict] = field(default_factory=list)   # re-seeds on resuming another device's checkpoint
+    wall_time_s: float | None = None    # the whole ensemble's training time so far (None: not all of it known)
 
 
 def ensemble_key(configs: list[TrainConfig]) -> str:
@@ -144,15 +149,20 @@ def ensemble_key(configs: list[TrainConfig]) -> str:
 def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "auto",
                    checkpoint_path: str | Path | None = None, checkpoint_every: int = 10,
                    progress: bool = True, data: tuple[Dataset, Dataset] | None = None,
-                   on_epoch_end: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None
-                   ) -> list[MemberResult]:
+                   on_epoch_end: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None,
+                   keep: Callable[[int, Callable[[], list[MemberResult]]], None] | None = None,
+                   keep_epochs: tuple[int, ...] = (), cross_device: str = "reseed") -> list[MemberResult]:
     """Train every config as one member of an ensemble; each ends where its lone run would.
 
     Resumes from `checkpoint_path` when it holds a checkpoint of the same configs (written
     atomically every `checkpoint_every` epochs). A member whose loss turns NaN or infinite is
     reported with the epoch (and trains on uselessly; its numbers never touch the others').
-    `on_epoch_end(epoch, current)` runs after each epoch (0-based), after the checkpoint;
+    After each epoch e (1-based) in `keep_epochs`, `keep(e, current)` runs *before* a checkpoint
+    can claim that epoch, so a run killed in between repeats the epoch and keeps it then;
     `current()` returns the members as they stand (copies), for keeping snapshots.
+    `on_epoch_end(epoch, current)` runs after each epoch (0-based), after the checkpoint.
+    `cross_device` is `loop.train`'s: what a checkpoint from another kind of device does; each
+    member's `resumes` lists the times its stream was re-seeded that way.
     """
     device = resolve_device(device)
     if not configs:
@@ -162,6 +172,7 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
                          + "; split the configs with ensemble_groups() first")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed; it must be >= 1")
+    check_resume_policy(cross_device)
     shared = configs[0]
     train_set, test_set = data if data is not None else (
         load_dataset(shared.dataset, "train", device, limit=shared.train_limit),
@@ -170,14 +181,18 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
 
     model = StackedVAE([build_model(c, x_train.shape[1]) for c in configs]).to(device)
     optimizer = make_optimizer(model, shared.lr_values[0])
-    generators = MemberGenerators([torch.Generator(device=device).manual_seed(c.seed) for c in configs],
-                                  [c.nz for c in configs])
+    generators = MemberGenerators([training_generator(device, c.seed) for c in configs], [c.nz for c in configs])
     histories: list[list[dict]] = [[] for _ in configs]
     diverged: list[int | None] = [None] * len(configs)
-    start_epoch = 0
+    start_epoch, resumes, earlier_s = 0, [[] for _ in configs], 0.0
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        start_epoch, histories, diverged = _restore(checkpoint_path, configs, model, optimizer, generators)
+        start_epoch, histories, diverged, resumes, earlier_s = _restore(checkpoint_path, configs, model, optimizer,
+                                                                        generators, cross_device)
+    started = time.perf_counter()
+
+    def results() -> list[MemberResult]:
+        return _results(model, configs, histories, diverged, resumes, total_wall_time(earlier_s, started))
 
     n = x_train.shape[0]
     sizes = sorted(set(c.nz for c in configs))
@@ -200,18 +215,21 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
         alive = [h[-1]["test_negative_elbo"] for h, d in zip(histories, diverged) if d is None and h]
         if alive:
             bar.set_postfix(best_test=f"{min(alive):.2f}", diverged=sum(d is not None for d in diverged))
+        if keep is not None and epoch + 1 in keep_epochs:
+            keep(epoch + 1, results)
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == shared.epochs):
-            _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged)
+            _save(checkpoint_path, configs, epoch + 1, model, optimizer, generators, histories, diverged, resumes,
+                  total_wall_time(earlier_s, started))
         if on_epoch_end is not None:
-            on_epoch_end(epoch, lambda: _results(model, configs, histories, diverged))
+            on_epoch_end(epoch, results)
     bar.close()
-    return _results(model, configs, histories, diverged)
+    return results()
 
 
-def _results(model: StackedVAE, configs, histories, diverged) -> list[MemberResult]:
+def _results(model: StackedVAE, configs, histories, diverged, resumes, wall_time_s) -> list[MemberResult]:
     return [MemberResult(config=c, history=list(h), model=None if d is not None else model.member(i),
-                         diverged_in_epoch=d)
-            for i, (c, h, d) in enumerate(zip(configs, histories, diverged))]
+                         diverged_in_epoch=d, resumes=list(r), wall_time_s=wall_time_s)
+            for i, (c, h, d, r) in enumerate(zip(configs, histories, diverged, resumes))]
 
 
 def _test_metrics(model: StackedVAE, configs: list[TrainConfig], x_test: torch.Tensor, epoch: int) -> torch.Tensor:
@@ -232,19 +250,31 @@ def _test_metrics(model: StackedVAE, configs: list[TrainConfig], x_test: torch.T
     return mean_metrics(model, x_test, shared.n_samples, generators, precision=shared.precision).cpu()
 
 
-def _save(path: Path, configs, epochs_done, model, optimizer, generators, histories, diverged) -> None:
-    atomic_torch_save({"configs": [c.to_dict() for c in configs], "epochs_done": epochs_done,
-                       "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "generators": generators.get_state(), "histories": histories,
-                       "diverged": diverged}, path)
+CHECKPOINT_FIELDS = ("configs", "epochs_done", "model", "optimizer", "generators", "histories", "diverged")
 
 
-def _restore(path: Path, configs, model, optimizer, generators):
-    state = torch.load(path, map_location="cpu", weights_only=False)
+def _save(path: Path, configs, epochs_done, model, optimizer, generators, histories, diverged, resumes,
+          wall_time_s) -> None:
+    # The fields after `diverged` came later; `_restore` reads checkpoints without them.
+    atomic_torch_save(with_digest({
+        "configs": [c.to_dict() for c in configs], "epochs_done": epochs_done, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "generators": generators.get_state(), "histories": histories,
+        "diverged": diverged, "generator_device": generators.generators[0].device.type, "resumes": resumes,
+        "wall_time_s": wall_time_s}), path)
+
+
+def _restore(path: Path, configs, model, optimizer, generators, cross_device: str = "reseed"):
+    """(epochs done, histories, diverged, cross-device resumes, wall time so far or None) of the
+    checkpoint at `path`, whose weights, optimizer state and member streams are loaded into the arguments."""
+    state = load_payload(path, f"delete {path} to start this ensemble again from its first epoch", CHECKPOINT_FIELDS)
     if state["configs"] != [c.to_dict() for c in configs]:
         raise ValueError(f"checkpoint {path} was written for other configs; delete it or use its configs")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    generators.set_state(state["generators"])
-    return state["epochs_done"], state["histories"], state["diverged"]
+    resumes = [list(r) for r in state.get("resumes", [[] for _ in configs])]
+    for member, generator, saved in zip(resumes, generators.generators, state["generators"]):
+        event = restore_stream(generator, saved, state.get("generator_device"), cross_device, str(path))
+        if event is not None:
+            member.append({"epoch": state["epochs_done"], **event})
+    return state["epochs_done"], state["histories"], state["diverged"], resumes, state.get("wall_time_s")
 

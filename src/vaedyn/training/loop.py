@@ -3,12 +3,16 @@
 One plain loop. The training split lives on the device and each epoch indexes it
 with a fresh permutation drawn from the run's own `torch.Generator`; the same
 generator draws the reparameterisation noise, so a checkpoint that stores its state
-resumes bit-for-bit (on CPU) where an uninterrupted run would be.
+resumes bit-for-bit (on CPU) where an uninterrupted run would be. A checkpoint from another
+kind of device (CPU vs CUDA) resumes its weights, optimizer and schedule exactly but cannot
+continue its random stream; `randomness.restore_stream` re-seeds it deterministically (recorded
+in `TrainResult.resumes`, the checkpoint and the artifact's meta.json) or stops, as asked.
 """
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +24,9 @@ from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
 from ..objective import ElboTerms, compiled_training_loss, elbo_terms, training_loss
-from ..randomness import Generator, latent_noise, random_order
+from ..randomness import (Generator, check_resume_policy, latent_noise, random_order, restore_stream,
+                          training_generator)
+from .integrity import load_payload, with_digest
 
 ADAM_BETAS = (0.9, 0.999)   # Methods: Adam's defaults
 ADAM_EPS = 1e-8
@@ -36,6 +42,11 @@ class TrainResult:
     model: VAE
     history: list[dict]      # one record per epoch: lr, train_*, test_* for each of METRICS
     config: TrainConfig
+    # Seconds spent training, summed over every session of a resumed run (None when a checkpoint
+    # written before this was counted left the earlier sessions' time unknown).
+    wall_time_s: float | None = None
+    # One record per resume from another kind of device: epoch, from/to device, the new seed.
+    resumes: list[dict] = field(default_factory=list)
 
 
 def autocast(device: torch.device, precision: str):
@@ -139,7 +150,7 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
           on_epoch_end: Callable[[int, dict], None] | None = None,
           data: tuple[Dataset, Dataset] | None = None,
           keep: Callable[[int, VAE, list[dict]], None] | None = None,
-          keep_epochs: tuple[int, ...] = ()) -> TrainResult:
+          keep_epochs: tuple[int, ...] = (), cross_device: str = "reseed") -> TrainResult:
     """Train a VAE as `config` says; resume from `checkpoint_path` when it holds a checkpoint.
 
     Trains `config.last_epoch` epochs: all of them, or the first `stop_epoch` of the schedule.
@@ -148,11 +159,13 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
     `keep_epochs`, `keep(e, model, history)` runs *before* a checkpoint can claim that epoch,
     so a run killed in between repeats the epoch and keeps it then. `on_epoch_end(epoch,
     record)` runs after each epoch (0-based), after the checkpoint. `data` = (train, test)
-    skips loading.
+    skips loading. `cross_device` says what a checkpoint from another kind of device does:
+    'reseed' (resume, re-seeding the random stream from the checkpoint) or 'stop'.
     """
     device = resolve_device(device)
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed; it must be >= 1")
+    check_resume_policy(cross_device)
     train_set, test_set = data if data is not None else (
         load_dataset(config.dataset, "train", device, limit=config.train_limit),
         load_dataset(config.dataset, "test", device))
@@ -160,12 +173,14 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
 
     model = build_model(config, x_train.shape[1]).to(device)
     optimizer = make_optimizer(model, config.lr_values[0])
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = training_generator(device, config.seed)
     history: list[dict] = []
-    start_epoch = 0
+    start_epoch, earlier_s, resumes = 0, 0.0, []
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.exists():
-        start_epoch, history = _restore(checkpoint_path, config, model, optimizer, generator)
+        start_epoch, history, earlier_s, resumes = _restore(checkpoint_path, config, model, optimizer, generator,
+                                                            cross_device)
+    started = time.perf_counter()
 
     n = x_train.shape[0]
     bar = tqdm(range(start_epoch, config.last_epoch), initial=start_epoch, total=config.last_epoch,
@@ -190,25 +205,44 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         if keep is not None and epoch + 1 in keep_epochs:
             keep(epoch + 1, model, history)
         if checkpoint_path is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == config.last_epoch):
-            _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history)
+            _save(checkpoint_path, config, epoch + 1, model, optimizer, generator, history,
+                  total_wall_time(earlier_s, started), resumes)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     bar.close()
     model.eval()
-    return TrainResult(model=model, history=history, config=config)
+    return TrainResult(model=model, history=history, config=config, wall_time_s=total_wall_time(earlier_s, started),
+                       resumes=resumes)
 
 
-def _save(path: Path, config: TrainConfig, epochs_done: int, model, optimizer, generator, history) -> None:
-    atomic_torch_save({"config": config.to_dict(), "epochs_done": epochs_done, "model": model.state_dict(),
-                       "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                       "history": history}, path)
+def total_wall_time(earlier_s: float | None, started: float) -> float | None:
+    """Training seconds so far: earlier sessions' (None if unknown) plus this one's since `started`."""
+    return None if earlier_s is None else earlier_s + time.perf_counter() - started
 
 
-def _restore(path: Path, config: TrainConfig, model, optimizer, generator) -> tuple[int, list[dict]]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+CHECKPOINT_FIELDS = ("config", "epochs_done", "model", "optimizer", "generator", "history")
+
+
+def _save(path: Path, config: TrainConfig, epochs_done: int, model, optimizer, generator, history,
+          wall_time_s: float | None, resumes: list[dict]) -> None:
+    # The fields after `history` came later (device, time, resumes, digest); `_restore` reads a
+    # checkpoint without them, so a run started by older code resumes with this code.
+    atomic_torch_save(with_digest({
+        "config": config.to_dict(), "epochs_done": epochs_done, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "history": history,
+        "generator_device": generator.device.type, "wall_time_s": wall_time_s, "resumes": resumes}), path)
+
+
+def _restore(path: Path, config: TrainConfig, model, optimizer, generator, cross_device: str = "reseed"):
+    """(epochs done, history, wall time so far or None, cross-device resumes) of the checkpoint at
+    `path`, whose weights, optimizer state and random stream are loaded into the arguments."""
+    state = load_payload(path, f"delete {path} to start this training again from its first epoch", CHECKPOINT_FIELDS)
     if state["config"] != config.to_dict():
         raise ValueError(f"checkpoint {path} was written for another config; delete it or use its config")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
-    return state["epochs_done"], state["history"]
+    resumes = list(state.get("resumes", []))
+    event = restore_stream(generator, state["generator"], state.get("generator_device"), cross_device, str(path))
+    if event is not None:
+        resumes.append({"epoch": state["epochs_done"], **event})
+    return state["epochs_done"], state["history"], state.get("wall_time_s"), resumes

@@ -26,6 +26,7 @@ from . import store
 from ..config import TrainConfig
 from ..files import atomic_write_text, sha256_file
 from ..model import VAE
+from ..provenance import provenance
 
 # The repository's pretrained/ folder (src/vaedyn/training/pretrained.py -> parents[3] is the repository root).
 PRETRAINED_DIR = Path(__file__).resolve().parents[3] / "pretrained"
@@ -177,4 +178,6 @@ def install(config: TrainConfig, root: str | Path | None = None,
     tensors = safetensors.torch.load_file(str(match.path), device="cpu")
     model = VAE(n_features=int(metadata["n_features"]), nz=config.nz, hidden=config.hidden)
     model.load_state_dict(tensors, strict=True)
-    return store.store_vae(config, model, json.loads(metadata["history"]), root)
+    return store.store_vae(config, model, json.loads(metadata["history"]), root,
+                           provenance(installed_from=f"{match.path.parent.name}/{match.path.name}",
+                                      installed_sha256=match.sha256))

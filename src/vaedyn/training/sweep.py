@@ -18,8 +18,9 @@ import torch
 
 from ..config import OPTIONAL_DEFAULTS, ConfigError, SweepGrid, TrainConfig, get_profile, resolve_device
 from ..data import load_dataset
+from ..provenance import provenance
 from .ensemble import ensemble_groups, ensemble_key, train_ensemble
-from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, vae_status
+from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, training_record, vae_status
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -72,10 +73,11 @@ def sweep_status(grid: SweepGrid | None, dataset: str, configs: list[TrainConfig
 
 def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple[int, int] = (1, 1),
               device: str | torch.device = "auto", root: str | Path | None = None, progress: bool = True,
-              max_members: int | None = None, checkpoint_every: int = 5) -> SweepStatus:
+              max_members: int | None = None, checkpoint_every: int = 5, cross_device: str = "reseed") -> SweepStatus:
     """Train the missing members of this shard of the grid; returns the shard's status afterwards.
 
     `max_members` caps an ensemble's size (memory); larger groups train as several ensembles.
+    `cross_device` is `loop.train`'s: what a checkpoint from another kind of device does.
     """
     grid = get_profile(profile).grid(grid_name)
     if max_members is not None and max_members < 1:
@@ -89,40 +91,57 @@ def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple
         for group in ensemble_groups(pending):
             step = max_members or len(group)
             for start in range(0, len(group), step):
-                train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every)
+                train_and_store(group[start:start + step], device, data, root_path, progress, checkpoint_every,
+                                cross_device=cross_device)
     return sweep_status(grid, dataset, mine, root)
 
 
 def train_and_store(members: list[TrainConfig], device, data, root: Path, progress: bool = True,
-                    checkpoint_every: int = 5, keep_epochs: tuple[int, ...] = ()) -> None:
+                    checkpoint_every: int = 5, keep_epochs: tuple[int, ...] = (), cross_device: str = "reseed") -> None:
     """Train one ensemble group (resumably) and store every member under its lone-run key.
 
     `keep_epochs` (1-based) also stores each member as it stood after those epochs, under the
     key of the same config with `epochs` set to that epoch: for a constant learning rate (and
     schedules that only look at the epoch index) that is the model a run of that length ends with.
+    They are stored before the ensemble's checkpoint can claim their epoch, so a run killed in
+    between repeats that epoch on resuming and stores them then; nothing is trained twice over.
     """
     if keep_epochs and len(members[0].lr_values) > 1:
         raise ConfigError(f"keep_epochs={keep_epochs!r} needs one constant learning rate, not the schedule "
                           f"{members[0].lr_values}: a snapshot must equal the shorter run it is stored as")
+    device = resolve_device(device)
     folder = root / "ensembles" / ensemble_key(members)
 
     def keep(epoch: int, current) -> None:
-        if epoch + 1 in keep_epochs and epoch + 1 < members[0].epochs:
-            _store_all(current(), root, epochs=epoch + 1)
+        _store_all(current(), root, device, epochs=epoch)
 
-    _store_all(train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
-                              checkpoint_every=checkpoint_every, progress=progress, data=data,
-                              on_epoch_end=keep if keep_epochs else None), root)
+    results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
+                             checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
+                             keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs),
+                             cross_device=cross_device)
+    _store_all(results, root, device)
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _store_all(results, root: Path, epochs: int | None = None) -> None:
+def _store_all(results, root: Path, device: torch.device, epochs: int | None = None) -> None:
     for result in results:
         config = result.config if epochs is None else dataclasses.replace(result.config, epochs=epochs)
         if result.model is None:
             mark_diverged(config, result.diverged_in_epoch, root)
         else:
-            store_vae(config, result.model, result.history, root)
+            store_vae(config, result.model, result.history, root, member_record(result, device, len(results), epochs))
+
+
+def member_record(result, device: torch.device, members: int, epochs: int | None) -> dict:
+    """Provenance of an ensemble member (or of its snapshot after `epochs`): the ensemble's device,
+    size and, for the final model, its wall time; any cross-device resume of the member's stream."""
+    record = {"device": device, "trained_as": f"member of an ensemble of {members}"}
+    if epochs is None:
+        record.update({k: v for k, v in training_record(device, result.wall_time_s, result.resumes).items()
+                       if k != "device"})
+    elif result.resumes:
+        record["cross_device_resumes"] = result.resumes
+    return provenance(**record)
 
 
 @dataclass
