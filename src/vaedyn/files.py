@@ -14,8 +14,8 @@ def project_root() -> Path | None:
     """The repository this package runs from (an editable install or `PYTHONPATH=src`), or None for an
     installed copy. Default folders (data, artifacts, the book) live there, so a notebook or command
     finds them from any working directory."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+    root = Path(__file__).resolve().parents[2]          # src/vaedyn/files.py -> the checkout
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "vaedyn").is_dir() else None
 
 
 def project_path(name: str) -> Path:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from .files import project_root
+
 # Distributions whose version can change a number in the book (import names differ for some).
 LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "safetensors")
 
@@ -51,8 +53,8 @@ def source_commit() -> dict[str, str | bool] | None:
     """{'commit': sha, 'dirty': bool} of the checkout this package is imported from, or None when it
     is not imported from a git checkout of vaedyn (e.g. installed into site-packages, where a git
     repository above the environment would otherwise be mistaken for this code's)."""
-    root = Path(__file__).resolve().parents[2]          # src/vaedyn/provenance.py -> the checkout
-    if not (root / "pyproject.toml").is_file() or not (root / "src" / "vaedyn").is_dir():
+    root = project_root()
+    if root is None:
         return None
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ..config import ClassifierConfig, resolve_device
 from ..data import load_dataset
+from ..progress import progress_file
 from .store import fetch_or_create
 
 
@@ -70,7 +71,8 @@ def train_classifier(config: ClassifierConfig, device: str | torch.device = "aut
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         generator = torch.Generator(device=device).manual_seed(config.seed)
         history = []
-        for epoch in tqdm(range(config.epochs), desc=f"CNN {config.dataset}", unit="epoch", disable=not progress):
+        for epoch in tqdm(range(config.epochs), desc=f"CNN {config.dataset}", unit="epoch", disable=not progress,
+                          file=progress_file()):
             model.train()
             order = torch.randperm(len(train_set), generator=generator, device=device)
             total = torch.zeros((), device=device)

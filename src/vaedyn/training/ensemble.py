@@ -31,6 +31,7 @@ from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
 from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
+from ..progress import progress_file
 from ..randomness import MemberGenerators, check_resume_policy, restore_stream, training_generator
 from .integrity import load_payload, with_digest
 from .loop import (METRICS, build_model, epoch_record, evaluate, make_optimizer, mean_metrics, total_wall_time,
@@ -197,7 +198,7 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
     n = x_train.shape[0]
     sizes = sorted(set(c.nz for c in configs))
     bar = tqdm(range(start_epoch, shared.epochs), initial=start_epoch, total=shared.epochs, unit="epoch",
-               desc=f"ensemble of {len(configs)} {shared.dataset} Nz={sizes}", disable=not progress)
+               desc=f"ensemble of {len(configs)} {shared.dataset} Nz={sizes}", disable=not progress, file=progress_file())
     model.train()
     for epoch in bar:
         lr = learning_rate(shared, epoch)

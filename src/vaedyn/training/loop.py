@@ -24,6 +24,7 @@ from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
 from ..objective import ElboTerms, compiled_training_loss, elbo_terms, training_loss
+from ..progress import progress_file
 from ..randomness import (Generator, check_resume_policy, latent_noise, random_order, restore_stream,
                           training_generator)
 from .integrity import load_payload, with_digest
@@ -184,7 +185,7 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
 
     n = x_train.shape[0]
     bar = tqdm(range(start_epoch, config.last_epoch), initial=start_epoch, total=config.last_epoch,
-               desc=f"VAE {config.dataset} Nz={config.nz}", unit="epoch", disable=not progress)
+               desc=f"VAE {config.dataset} Nz={config.nz}", unit="epoch", disable=not progress, file=progress_file())
     model.train()
     for epoch in bar:
         lr = learning_rate(config, epoch)

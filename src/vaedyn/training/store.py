@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from ..config import TrainConfig, main_model_snapshots, resolve_device
-from ..files import atomic_torch_save, atomic_write_json, sha256_file
+from ..files import atomic_torch_save, atomic_write_json, project_path, sha256_file
 from ..model import VAE
 from ..provenance import provenance
 from .integrity import CorruptArtifactError, load_payload, read_meta
@@ -42,7 +42,8 @@ __all__ = ["CorruptArtifactError"]   # defined in .integrity; importers keep imp
 
 
 def artifact_root() -> Path:
-    return Path(os.environ.get("VAEDYN_ARTIFACTS", "artifacts"))
+    """$VAEDYN_ARTIFACTS, default the project's artifacts/ (whatever the working directory)."""
+    return Path(os.environ.get("VAEDYN_ARTIFACTS") or project_path("artifacts"))
 
 
 def config_key(kind: str, config: dict) -> str:
