@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.stats import binomtest
-from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from ..analysis.clusters import two_means
 from ..analysis.distances import distance_over_time
 from ..analysis.trials import Trials, run_trials
 from ..config import ConfigError
@@ -122,18 +122,13 @@ class TwoGroups:
         return torch.bincount(self.labels, minlength=2).tolist()
 
 
-def _kmeans_two(points: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    # One thread: for a few hundred 2-D points the thread pool's start-up costs far more than the
-    # arithmetic (25x slower on a busy 2-core machine), and the curve runs k-means hundreds of times.
-    with threadpool_limits(limits=1):
-        km = KMeans(n_clusters=2, n_init=10, random_state=seed).fit(points)
-    labels = km.labels_
-    score = float(silhouette_score(points, labels)) if len(np.unique(labels)) == 2 else 0.0
-    return labels, km.cluster_centers_, score
+def _silhouette(points: np.ndarray, labels: np.ndarray) -> float:
+    with threadpool_limits(limits=1):   # a few hundred 2-D points: a thread pool costs more than it saves
+        return float(silhouette_score(points, labels)) if len(np.unique(labels)) == 2 else 0.0
 
 
 def split_in_two(points: torch.Tensor, seed: int = 0) -> TwoGroups:
-    """k-means with k = 2 (scikit-learn, 10 restarts) on embedded points (trials, n_components).
+    """k-means with k = 2 (`analysis.clusters.two_means`, 10 restarts) on embedded points (trials, n_components).
 
     The groups are renumbered so that group 0 is the larger (the lower centre along the first
     axis on a tie), which makes the numbering independent of k-means' arbitrary order.
@@ -141,7 +136,9 @@ def split_in_two(points: torch.Tensor, seed: int = 0) -> TwoGroups:
     values = points.detach().cpu().double().numpy()
     if values.shape[0] < 3:
         raise ValueError(f"{values.shape[0]} points cannot be split in two groups; give at least 3")
-    labels, centres, score = _kmeans_two(values, seed)
+    labels, centres, _ = two_means(torch.as_tensor(values)[None], seed=seed)
+    labels, centres = labels[0].numpy(), centres[0].numpy()
+    score = _silhouette(values, labels)
     sizes = np.bincount(labels, minlength=2)
     swap = sizes[1] > sizes[0] or (sizes[1] == sizes[0] and centres[1, 0] < centres[0, 0])
     if swap:
@@ -215,18 +212,30 @@ def valley(points: torch.Tensor, seed: int = 0, draws: int = 10, half_width: flo
     On `reference_clouds()` the ratio is about 1.0 for one Gaussian blob, 0.7 for a thin arc,
     0.45 for two unit-variance blobs 3.5 apart and 0.03 for two blobs 6 apart.
     """
-    values = points.detach().cpu().double().numpy()
-    groups = split_in_two(points, seed)
-    occupancy = _valley_occupancy(values, groups.centres.cpu().double().numpy(), half_width)
-    count = int(round(occupancy * values.shape[0]))
-    rng = np.random.default_rng(seed)
-    mean, cov = values.mean(axis=0), np.cov(values, rowvar=False)
+    return valleys([points], seed, draws, half_width)[0]
+
+
+def valleys(clouds: list[torch.Tensor], seed: int = 0, draws: int = 10, half_width: float = 0.1) -> list[Valley]:
+    """`valley` of each cloud; every k-means split (the clouds' and their nulls') runs in one batch."""
+    values = [c.detach().cpu().double().numpy() for c in clouds]
+    if any(v.shape != values[0].shape for v in values) or values[0].shape[0] < 3:
+        raise ValueError("the clouds must all hold the same number (>= 3) of points of the same dimension")
     nulls = []
-    for _ in range(draws):
-        sample = rng.multivariate_normal(mean, cov, size=values.shape[0])
-        _, centres, _ = _kmeans_two(sample, seed)
-        nulls.append(_valley_occupancy(sample, centres, half_width))
-    return Valley(count=count, n=values.shape[0], gaussian=float(np.mean(nulls)), silhouette=groups.silhouette)
+    for v in values:
+        rng = np.random.default_rng(seed)
+        mean, cov = v.mean(axis=0), np.cov(v, rowvar=False)
+        nulls.append(np.stack([rng.multivariate_normal(mean, cov, size=v.shape[0]) for _ in range(draws)]))
+    batch = np.concatenate([np.stack(values), *nulls])
+    labels, centres, _ = two_means(torch.as_tensor(batch), seed=seed)
+    labels, centres = labels.numpy(), centres.numpy()
+    result = []
+    for k, v in enumerate(values):
+        occupancy = _valley_occupancy(v, centres[k], half_width)
+        null_centres = centres[len(values) + k * draws: len(values) + (k + 1) * draws]
+        gaussian = float(np.mean([_valley_occupancy(sample, c, half_width) for sample, c in zip(nulls[k], null_centres)]))
+        result.append(Valley(count=int(round(occupancy * v.shape[0])), n=v.shape[0], gaussian=gaussian,
+                             silhouette=_silhouette(v, labels[k])))
+    return result
 
 
 def reference_clouds(n: int = 300, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -281,8 +290,7 @@ class BranchingCurve:
 def branching_curve(embedding: Embedding, seed: int = 0, draws: int = 10, half_width: float = 0.1,
                     confidence: float = 0.95) -> BranchingCurve:
     """`valley` at every step of an embedding."""
-    return BranchingCurve(times=list(embedding.times),
-                          valleys=[valley(points, seed, draws, half_width) for points in embedding.points],
+    return BranchingCurve(times=list(embedding.times), valleys=valleys(list(embedding.points), seed, draws, half_width),
                           confidence=confidence)
 
 
