@@ -21,12 +21,14 @@ from .files import project_root
 
 # Distributions whose version can change a number in the book (import names differ for some).
 LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "safetensors")
+# What draws and renders the book's pages (the reproducibility page lists them too).
+BOOK_LIBRARIES = ("matplotlib", "seaborn", "pandas", "papermill", "jupyter-book", "myst-nb")
 
 
-def library_versions() -> dict[str, str | None]:
-    """{distribution: version} of the numeric libraries; None for one that is not installed."""
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
+    """{distribution: version} of the numeric libraries (or of `names`); None for one not installed."""
     versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
