@@ -164,6 +164,23 @@ def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypat
                                                                              (0, "fashion_mnist", False)]
 
 
+def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
+    from vaedyn.book.runner import _exact_name, lanes, select_runs
+
+    quick = get_profile("quick")
+    runs = book.chapters_for(quick)
+    stages = lanes(runs)
+    assert [c.name() for lane in stages[0] for c in lane] == ["01_training", "fashion_mnist/01_training"]
+    assert [c.notebook for c in stages[-1][0]] == list(book.READER_PAGES)
+    assert sorted(c.name() for stage in stages for lane in stage for c in lane) == sorted(c.name() for c in runs)
+    spread_lanes = [lane for lane in stages[1] if lane[0].spread_seed is not None]
+    assert sorted(lane[0].spread_seed for lane in spread_lanes) == [1, 2]       # quick: MNIST only
+    for stage in stages:
+        for lane in stage:
+            assert select_runs(quick, [_exact_name(c) for c in lane]) == lane   # a worker runs its lane, no more
+            assert [runs.index(c) for c in lane] == sorted(runs.index(c) for c in lane)   # in the build's order
+
+
 def test_time_left_uses_the_last_record_and_this_builds_pace():
     from vaedyn.book.runner import time_left
 

@@ -57,7 +57,9 @@ def run(argv, capsys):
     (["book", "--results", __file__], "it is a file, give a folder"),
     (["book", "--only", "99_nothing"], "only='99_nothing' is not a chapter"),
     (["book", "--only", "fashion_mnist/90_claims"], "only='fashion_mnist/90_claims' is not a chapter"),
-    (["book"], "notebooks/01_training.ipynb is missing"),
+    (["book", "--notebooks", "no-such-folder"], "no-such-folder/01_training.ipynb is missing"),
+    (["book", "--jobs", "0"], "0 is not allowed; it must be >= 1"),
+    (["book", "--only", "spread/seed-7/mnist/03_concept_distances"], "is not a chapter"),
 ])
 def test_bad_arguments_exit_with_one_line_and_write_nothing(argv, fragment, capsys, tmp_path, monkeypatch):
     """Every option of train, infer, sweep and book is checked before any training, sweep or book run."""

@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--only", nargs="+", default=None, metavar="CHAPTER",
                       help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages; "
                            "'spread' for the seed spread's runs (or spread/NAME, spread/seed-1/mnist/NAME)")
+    book.add_argument("--jobs", type=_positive_int, default=1,
+                      help="worker processes that run pages side by side, each with its share of the CPU "
+                           "threads (default: 1)")
+    book.add_argument("--notebooks", default=None, help="folder of the source notebooks (default: the project's)")
     return parser
 
 
@@ -243,20 +247,15 @@ def _check(args) -> None:
     if args.command == "sweep" and get_profile(args.profile).grid(args.grid) is None:
         raise ConfigError(f"grid={args.grid!r} is not allowed with profile={args.profile!r}; it defines no such grid")
     if args.command == "book":
-        import inspect
+        from .book.runner import CHAPTERS, select_runs
+        from .files import project_path
 
-        from .book.runner import CHAPTERS, build
-
-        known = {c.notebook for c in CHAPTERS} | {f"{c.dataset}/{c.notebook}" for c in CHAPTERS if c.dataset != "mnist"}
-        for name in args.only or []:
-            if name not in known:
-                raise ConfigError(f"only={name!r} is not a chapter; choose from {', '.join(sorted(known))}")
-        # Where build() looks for the notebooks when not told: read from it, so this check follows it.
-        folder = Path(inspect.signature(build).parameters["notebooks_dir"].default)
+        select_runs(get_profile(args.profile), args.only)
+        folder = Path(args.notebooks) if args.notebooks else project_path("notebooks")
         missing = sorted({c.notebook for c in CHAPTERS if not (folder / f"{c.notebook}.ipynb").exists()})
         if missing:
-            raise ConfigError(f"{folder / missing[0]}.ipynb is missing (looked in {folder.absolute()}); run "
-                              "`vaedyn book` from the repository root")
+            raise ConfigError(f"{folder / missing[0]}.ipynb is missing (looked in {folder.absolute()}); give the "
+                              "folder of the source notebooks with --notebooks")
 
 
 def _trained(args):
@@ -326,7 +325,7 @@ def _run(args: argparse.Namespace) -> int:
         from .book import build
 
         build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
-              only=args.only, seed=args.seed)
+              notebooks_dir=args.notebooks, only=args.only, seed=args.seed, jobs=args.jobs)
         return 0
 
     trained = _trained(args)

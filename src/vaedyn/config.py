@@ -316,12 +316,15 @@ class Profile:
     # None: the profile's own epochs, so seed 0's run is the record itself.
     spread_seeds: tuple[int, ...] = (0,)
     spread_epochs: int | None = None
+    spread_datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
 
     def __post_init__(self):
         if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
                                         for s in self.spread_seeds) or len(set(self.spread_seeds)) < len(self.spread_seeds):
             raise ConfigError(f"profile {self.name}: spread_seeds={self.spread_seeds!r} is not allowed; give one or "
                               "more distinct integer seeds >= 0")
+        for dataset in self.spread_datasets:
+            _check_choice("spread_datasets", dataset, DATASETS)
         if self.spread_epochs is not None:
             _check_positive_int("spread_epochs", self.spread_epochs)
             if self.spread_epochs > self.epochs:
@@ -376,21 +379,22 @@ PROFILES: dict[str, Profile] = {
                         renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
         spread_seeds=(0, 1)),
     "quick": Profile(
-        name="quick", epochs=10, classifier_epochs=3, train_limit=None,
-        trials_distance=100, trials_stages=100, trials_classifier=50, steps=100,
+        name="quick", epochs=10, classifier_epochs=2, train_limit=None,
+        trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, for 3 seeds "
-                     "and both datasets; a third of the paper's trials or fewer (100 / 100 / 50) on a 0.1 grid of p"),
-        # The whole quick book, seed spread included, must fit 30 min on 2 cores: six main models
-        # (2 datasets x 3 seeds, about 95 s each), each seed's chapters 02-06 under both noise readings,
-        # and the latent-size grids on the first 10 000 training images (fig8 measured 106 s on MNIST at
-        # 5 epochs). Fig. 9's quick grid leaves out batch size 50, the slowest.
+        description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
+                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p"),
+        # The whole quick book, seed spread included, must fit 30 min on 2 cores. Measured on the
+        # first such build (2026-11-21, beside other work): chapters 02-06 took about 470 s per model,
+        # 250 s of it chapter 05's CNN labelling 160 000 images at 50 trials, so Fig. 5 gets 20 trials,
+        # the CNN 2 epochs and the spread MNIST only. The latent-size grids train on the first 10 000
+        # images; Fig. 9's leaves out batch size 50, the slowest.
         fig8=SweepGrid("fig8", nz=(2, 3, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=3, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=(100, 200), epochs=2, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
-        study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2)),
+        study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",)),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,

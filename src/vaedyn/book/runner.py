@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, get_profile, resolve_device
-from ..files import atomic_write_json
+from ..files import atomic_write_json, project_path
 from ..progress import PROGRESS_ENV
 from .page import RUN_INFO_TAG
 
@@ -185,7 +185,6 @@ READER_PAGES = ("90_claims", "91_reproducibility", "92_reproduction_report")   #
 # The chapters whose claims are about the main model: the seed spread runs them once per seed.
 SPREAD_NOTEBOOKS = ("02_trajectories", "03_concept_distances", "04_hierarchy_stages", "05_classifier_steps",
                     "06_latent_geometry")
-SPREAD_DATASETS = ("mnist", "fashion_mnist")
 
 
 def spread_runs_needed(profile) -> list[int]:
@@ -198,7 +197,7 @@ def chapters_for(profile) -> list[Chapter]:
     """Every run of a build under `profile`, in execution order: the pages, with the seed spread's
     runs before the reader pages that count them."""
     spread = [Chapter(notebook, dataset, seed) for seed in spread_runs_needed(profile)
-              for dataset in SPREAD_DATASETS for notebook in SPREAD_NOTEBOOKS]
+              for dataset in profile.spread_datasets for notebook in SPREAD_NOTEBOOKS]
     pages = [c for c in CHAPTERS if c.notebook not in READER_PAGES]
     return pages + spread + [c for c in CHAPTERS if c.notebook in READER_PAGES]
 
@@ -268,29 +267,53 @@ def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
     return {seed: results for seed, results in spread.items() if results}
 
 
-def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
-          results_dir: str | Path | None = None, notebooks_dir: str | Path = "notebooks",
-          only: list[str] | None = None, seed: int = 0, cwd: str | Path = ".") -> dict[str, float]:
-    """Execute the chapters (all, or those named in `only`, see `Chapter.selectors`) into `book_dir`,
-    the seed spread's runs included; returns seconds per run.
-
-    Each page is written atomically, so a chapter can be rerun alone (e.g. one per GPU job)
-    and an interrupted build leaves the previous record of that page in place.
-    """
-    spec = get_profile(profile)
-    resolve_device(device)
-    book_dir = Path(book_dir)
-    results_dir = Path(results_dir) if results_dir is not None else book_dir / "results"
-    runs = chapters_for(spec)
+def select_runs(profile, only: list[str] | None = None) -> list[Chapter]:
+    """The runs of a build under `profile` (a Profile) that `only` names (all without it), in execution
+    order; ConfigError for a name that selects nothing (see `Chapter.selectors`)."""
+    runs = chapters_for(profile)
     known = set().union(*(c.selectors() for c in runs))
     for name in only or []:
         if name not in known:
             raise ConfigError(f"only={name!r} is not a chapter; choose from {', '.join(sorted(known))}")
+    return [c for c in runs if not only or c.selectors() & set(only)]
 
-    def chosen_by(c: Chapter) -> bool:
-        return not only or bool(c.selectors() & set(only))
 
-    chosen = [c for c in runs if chosen_by(c)]
+def lanes(runs: list[Chapter]) -> list[list[list[Chapter]]]:
+    """The runs grouped for parallel jobs: stages run one after the other, the lanes of a stage side by
+    side, the runs of a lane in order. Stage 1: each dataset's training page (it trains the models and
+    the classifier the rest load). Stage 2: each dataset's other pages, and each seed's spread runs.
+    Stage 3: the reader pages, which read everything before them."""
+    first = [[c] for c in runs if c.notebook == "01_training" and c.spread_seed is None]
+    readers = [c for c in runs if c.notebook in READER_PAGES]
+    middle: dict[tuple, list[Chapter]] = {}
+    for c in runs:
+        if [c] in first or c in readers:
+            continue
+        middle.setdefault((c.spread_seed is not None, c.spread_seed, c.dataset), []).append(c)
+    stages = [first, sorted(middle.values(), key=len, reverse=True), [readers] if readers else []]
+    return [stage for stage in stages if stage]
+
+
+def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
+          results_dir: str | Path | None = None, notebooks_dir: str | Path | None = None,
+          only: list[str] | None = None, seed: int = 0, cwd: str | Path = ".", jobs: int = 1) -> dict[str, float]:
+    """Execute the chapters (all, or those named in `only`, see `Chapter.selectors`) into `book_dir`,
+    the seed spread's runs included; returns seconds per run.
+
+    Each page is written atomically, so a chapter can be rerun alone (e.g. one per GPU job)
+    and an interrupted build leaves the previous record of that page in place. With `jobs` > 1 the
+    runs go to that many worker processes, each with its share of the CPU threads (`lanes`).
+    """
+    spec = get_profile(profile)
+    resolve_device(device)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ConfigError(f"jobs={jobs!r} is not allowed; it must be an integer >= 1")
+    book_dir = Path(book_dir)
+    results_dir = Path(results_dir) if results_dir is not None else book_dir / "results"
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else project_path("notebooks")
+    chosen = select_runs(spec, only)
+    if jobs > 1:
+        return _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, notebooks_dir, seed, cwd)
     expected = previous_seconds(chosen, book_dir, results_dir, profile)
     timings = {}
     for k, chapter in enumerate(chosen):
@@ -305,7 +328,7 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
                               results_dir=str(spread_results_dir(results_dir, chapter.spread_seed)))
         print(f"[{k + 1}/{len(chosen)}] {chapter.name()} ({profile}) -> {output}; "
               f"{time_left(chosen[k:], expected, list(timings.values()))}", flush=True)
-        timings[str(output)] = execute(Path(notebooks_dir) / f"{chapter.notebook}.ipynb", output, parameters, cwd=cwd)
+        timings[str(output)] = execute(notebooks_dir / f"{chapter.notebook}.ipynb", output, parameters, cwd=cwd)
         print(f"    {timings[str(output)]:.0f} s", flush=True)
         if chapter.spread_seed is not None:   # its page is not kept, so its wall time is kept here
             record_spread_time(results_dir, chapter, timings[str(output)], profile)
@@ -317,34 +340,46 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
     return timings
 
 
-def profile_rows() -> list[dict]:
-    """One row of plain text per profile, for the reproducibility page."""
-    from ..config import PROFILES
+def _exact_name(chapter: Chapter) -> str:
+    """The `only` name that selects this run and no other."""
+    return chapter.name() if chapter.spread_seed is not None else f"{chapter.dataset}/{chapter.notebook}"
 
-    def grid(g) -> str:
-        if g is None:
-            return "-"
-        images = "all" if g.train_limit is None else f"{g.train_limit:,}"
-        return (f"N_z {', '.join(map(str, g.nz))}; {len(g.seeds)} seed(s) x {len(g.schedules)} schedule(s) x "
-                f"batch {', '.join(map(str, g.batch_sizes))}; {g.epochs} epochs on {images} images")
 
-    rows = []
-    for p in PROFILES.values():
-        step = round(p.p_grid[1] - p.p_grid[0], 3) if len(p.p_grid) > 1 else "-"
-        rows.append({
-            "profile": p.name,
-            "main model": f"{p.epochs} epochs on {'all' if p.train_limit is None else f'{p.train_limit:,}'} images"
-                          + (", compiled" if p.compile else ""),
-            "classifier": f"{p.classifier_epochs} epochs",
-            "trials (Fig. 3 / 4 / 5)": f"{p.trials_distance} / {p.trials_stages} / {p.trials_classifier}",
-            "steps T": p.steps,
-            "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
-            "seed spread": f"seeds {', '.join(map(str, p.spread_seeds))}"
-                           + ("" if p.spread_epochs is None else f", after {p.spread_epochs} epochs"),
-            "Fig. 8 grid": grid(p.fig8), "Fig. 9 grid": grid(p.fig9),
-            "use": p.description,
-        })
-    return rows
+def _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, notebooks_dir, seed, cwd) -> dict:
+    """`build` with the runs spread over `jobs` worker processes (`vaedyn book --only ...`), stage by
+    stage (`lanes`); each worker's lines reach this terminal prefixed with its lane."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+
+    def run_lane(lane: list[Chapter]) -> int:
+        label = lane[0].name() if len(lane) == 1 else f"{lane[0].name()} +{len(lane) - 1}"
+        command = [sys.executable, "-m", "vaedyn", "book", "--profile", profile, "--device", str(device),
+                   "--out", str(book_dir), "--results", str(results_dir), "--notebooks", str(notebooks_dir),
+                   "--seed", str(seed), "--only", *[_exact_name(c) for c in lane]]
+        with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, bufsize=1) as worker:
+            for line in worker.stdout:
+                sys.stdout.write(f"[{label}] {line}")
+                sys.stdout.flush()
+        return worker.returncode
+
+    failed = []
+    for number, stage in enumerate(lanes(chosen), 1):
+        print(f"== stage {number}: {len(stage)} lane(s) on {min(jobs, len(stage))} job(s) of {threads} thread(s); "
+              f"{time.perf_counter() - started:.0f} s so far", flush=True)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            codes = list(pool.map(run_lane, stage))
+        failed += [lane[0].name() for lane, code in zip(stage, codes) if code != 0]
+        if failed:
+            raise RuntimeError(f"the lanes starting with {', '.join(failed)} failed; their output is above")
+    seconds = previous_seconds(chosen, book_dir, results_dir, profile)
+    total = time.perf_counter() - started
+    print(f"\n  {total:7.1f} s  wall time of the whole build ({total / 60:.1f} min, profile {profile}, {jobs} jobs)")
+    return {str(c.output(book_dir)): seconds.get(c.name(), float("nan")) for c in chosen}
 
 
 def record_summary(book_dir: str | Path) -> list[dict]:
