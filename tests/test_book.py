@@ -237,7 +237,8 @@ def smoke_book(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     previous = os.environ.get("VAEDYN_ARTIFACTS")
     os.environ["VAEDYN_ARTIFACTS"] = str(site / "artifacts")
-    # Every page, and one run of the seed spread: all of it would add ten pages to CI.
+    # Every page, and one run of the seed spread (all of it would add ten pages to CI), on two worker
+    # processes as `make book` runs the smoke and quick books.
     pages = sorted({c.notebook for c in book.CHAPTERS})
     # Servers and CI often set MPLBACKEND=Agg; the kernels inherit it, and the pages must still get
     # their figures (the browser test below checks every chapter has one).
@@ -245,7 +246,7 @@ def smoke_book(tmp_path_factory):
     os.environ["MPLBACKEND"] = "Agg"
     try:
         book.build(profile="smoke", device="cpu", book_dir=site / "book", results_dir=site / "book" / "results",
-                   notebooks_dir=ROOT / "notebooks", cwd=ROOT, only=[*pages, SPREAD_SAMPLE])
+                   notebooks_dir=ROOT / "notebooks", cwd=ROOT, only=[*pages, SPREAD_SAMPLE], jobs=2)
     finally:
         for name, value in (("VAEDYN_ARTIFACTS", previous), ("MPLBACKEND", previous_backend)):
             if value is None:

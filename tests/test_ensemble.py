@@ -5,17 +5,11 @@ import pytest
 import torch
 
 from vaedyn.config import TrainConfig
-from vaedyn.data import load_dataset
 from vaedyn.training.ensemble import StackedVAE, ensemble_groups, train_ensemble
 from vaedyn.model import VAE
 from vaedyn.objective import elbo_terms
 from vaedyn.randomness import MemberGenerators
 from vaedyn.training.loop import build_model, train
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", "train", "cpu"), load_dataset("digits", "test", "cpu")
 
 
 def members(**shared):

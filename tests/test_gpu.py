@@ -10,13 +10,10 @@ import torch
 
 from vaedyn.data import load_dataset
 from vaedyn.training.ensemble import train_ensemble
+from conftest import Killed
 
 loop = importlib.import_module("vaedyn.training.loop")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
-
-
-class Killed(Exception):
-    pass
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,10 @@ from vaedyn.training import store
 from vaedyn.training.classifier import get_or_train_classifier
 from vaedyn.training.ensemble import train_ensemble
 from vaedyn.training.integrity import CorruptArtifactError, load_payload
+from conftest import Killed
 
 loop = importlib.import_module("vaedyn.training.loop")   # the package re-exports a function named train
 CLI_MODEL = ["--dataset", "digits", "--nz", "4", "--profile", "smoke", "--device", "cpu", "--no-progress"]
-
-
-class Killed(Exception):
-    pass
 
 
 def run_cli(argv, capsys):

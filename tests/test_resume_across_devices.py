@@ -11,30 +11,21 @@ import json
 import pytest
 import torch
 
-from vaedyn.data import load_dataset
 from vaedyn.files import atomic_torch_save
 from vaedyn.randomness import CUDA_STATE_BYTES, ForeignCheckpointError, resume_seed
 from vaedyn.training import store
 from vaedyn.training.ensemble import train_ensemble
 from vaedyn.training.integrity import load_payload, with_digest
+from conftest import Killed
 
 loop = importlib.import_module("vaedyn.training.loop")   # the package re-exports a function named train
 PHILOX_STATE = torch.arange(CUDA_STATE_BYTES, dtype=torch.uint8)   # what a CUDA generator's get_state gives
-
-
-class Killed(Exception):
-    pass
 
 
 class GeneratorReportingCuda(torch.Generator):
     """A CPU generator that says it is on CUDA: the resume logic sees a CUDA run."""
 
     device = property(lambda self: torch.device("cuda"))
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", "train", "cpu"), load_dataset("digits", "test", "cpu")
 
 
 def killed_run(config, path, digits):

@@ -10,21 +10,12 @@ import pytest
 import torch
 
 from vaedyn.config import TrainConfig
-from vaedyn.data import load_dataset
 from vaedyn.training import ensemble, store, sweep
 from vaedyn.training.integrity import load_payload
 from vaedyn.training.store import artifact_root, load_vae, vae_status
+from conftest import Killed
 
 loop = importlib.import_module("vaedyn.training.loop")   # the package re-exports a function named train
-
-
-class Killed(Exception):
-    pass
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", "train", "cpu"), load_dataset("digits", "test", "cpu")
 
 
 def counting(monkeypatch, module):
