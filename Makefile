@@ -72,7 +72,8 @@ long-train: $(VENV)/.installed data
 	@mkdir -p "$(VAEDYN_ARTIFACTS)"
 	@for d in $(LONG_DATASETS); do \
 	  echo "training the long profile for $$d in the background; follow it with: tail -f $(VAEDYN_ARTIFACTS)/long-train-$$d.log"; \
-	  OMP_NUM_THREADS=1 nohup sh -c "for step in 'train' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1'; do \
+	  OMP_NUM_THREADS=1 nohup sh -c "for step in 'train' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1' \
+	    'train --spread --seed 1' 'train --spread --seed 2'; do \
 	    echo \"== \$$(date -u +%FT%TZ) vaedyn \$$step --profile long --dataset $$d\"; \
 	    $(PY) -m vaedyn \$$step --profile long --dataset $$d --device $(DEVICE) || exit 1; done" \
 	    >> "$(VAEDYN_ARTIFACTS)/long-train-$$d.log" 2>&1 & \

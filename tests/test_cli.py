@@ -136,3 +136,16 @@ def test_help_of_sweep_and_book_describes_them(capsys):
     assert code == 0 and out.startswith("usage: vaedyn book") and "--only CHAPTER" in out
     code, out, _ = run(["--help"], capsys)
     assert code == 0 and "--version" in out and all(c in out for c in ("train", "infer", "info", "sweep", "book"))
+
+
+def test_train_spread_trains_the_seed_spreads_model(monkeypatch, capsys):
+    """`make long-train` trains seeds 1 and 2 of the long profile's spread with `train --spread`."""
+    from vaedyn import cli
+    from vaedyn.config import get_profile
+
+    args = build_parser().parse_args(["train", "--profile", "long", "--dataset", "fashion_mnist", "--seed", "2",
+                                      "--spread"])
+    assert cli._config(args) == get_profile("long").spread_config("fashion_mnist", 2)
+    assert cli._config(args).last_epoch == 100
+    assert main(["train", "--profile", "long", "--spread", "--epochs", "5"]) == 2
+    assert "--spread trains the profile's seed-spread model as it is" in capsys.readouterr().err

@@ -140,6 +140,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="training budget: smoke (seconds), quick (CPU book), long (the paper's main models on CPU), "
                              "paper (1500 epochs everywhere) (default: quick)")
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
+    parser.add_argument("--spread", action="store_true",
+                        help="the seed spread's model of this seed: the profile's main model stopped where the "
+                             "profile's seed spread stops (long: after 100 of 1500 epochs)")
     parser.add_argument("--seed", type=_seed, default=0,
                         help=f"seed of initialisation, data order and noise, 0 to {SEED_LIMIT - 1} (default: 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
@@ -226,7 +229,13 @@ def _config(args):
                  "renyi_alpha": args.renyi_alpha}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    return get_profile(args.profile).train_config(args.dataset, args.nz, args.seed, **overrides)
+    profile = get_profile(args.profile)
+    if args.spread:
+        if args.epochs is not None or args.nz != 100:
+            raise ConfigError("--spread trains the profile's seed-spread model as it is; it takes no --epochs and "
+                              f"no --nz other than 100 (got epochs={args.epochs!r}, nz={args.nz!r})")
+        overrides["stop_epoch"] = profile.spread_epochs
+    return profile.train_config(args.dataset, args.nz, args.seed, **overrides)
 
 
 def _check(args) -> None:
