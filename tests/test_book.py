@@ -469,3 +469,14 @@ def test_commit_stamp_ignores_the_record_but_not_the_code(tmp_path):
     assert book.git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2")
     assert book.git_commit(tmp_path) == clean + "-dirty"
+
+
+def test_the_profiles_table_has_one_plain_row_per_profile():
+    from vaedyn.book.runner import profile_rows
+    from vaedyn.config import PROFILES
+
+    rows = profile_rows()
+    assert [r["profile"] for r in rows] == list(PROFILES)
+    assert all(isinstance(v, (str, int)) for r in rows for v in r.values())
+    long = next(r for r in rows if r["profile"] == "long")
+    assert long["seed spread"] == "seeds 0, 1, 2, after 100 epochs" and "compiled" in long["main model"]

@@ -382,6 +382,36 @@ def _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, not
     return {str(c.output(book_dir)): seconds.get(c.name(), float("nan")) for c in chosen}
 
 
+def profile_rows() -> list[dict]:
+    """One row of plain text per profile, for the reproducibility page."""
+    from ..config import PROFILES
+
+    def grid(g) -> str:
+        if g is None:
+            return "-"
+        images = "all" if g.train_limit is None else f"{g.train_limit:,}"
+        return (f"N_z {', '.join(map(str, g.nz))}; {len(g.seeds)} seed(s) x {len(g.schedules)} schedule(s) x "
+                f"batch {', '.join(map(str, g.batch_sizes))}; {g.epochs} epochs on {images} images")
+
+    rows = []
+    for p in PROFILES.values():
+        step = round(p.p_grid[1] - p.p_grid[0], 3) if len(p.p_grid) > 1 else "-"
+        rows.append({
+            "profile": p.name,
+            "main model": f"{p.epochs} epochs on {'all' if p.train_limit is None else f'{p.train_limit:,}'} images"
+                          + (", compiled" if p.compile else ""),
+            "classifier": f"{p.classifier_epochs} epochs",
+            "trials (Fig. 3 / 4 / 5)": f"{p.trials_distance} / {p.trials_stages} / {p.trials_classifier}",
+            "steps T": p.steps,
+            "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
+            "seed spread": f"seeds {', '.join(map(str, p.spread_seeds))}"
+                           + ("" if p.spread_epochs is None else f", after {p.spread_epochs} epochs"),
+            "Fig. 8 grid": grid(p.fig8), "Fig. 9 grid": grid(p.fig9),
+            "use": p.description,
+        })
+    return rows
+
+
 def record_summary(book_dir: str | Path) -> list[dict]:
     """One row per executed page under `book_dir`: its parameters and papermill's timing."""
     import nbformat
