@@ -135,7 +135,7 @@ def test_build_rejects_unknown_chapters(tmp_path):
 
 
 def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypatch):
-    from vaedyn.book import runner
+    from vaedyn.book import record, runner
 
     long = get_profile("long")
     runs = book.chapters_for(long)
@@ -155,7 +155,7 @@ def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypat
     assert [(name, p["seed"], p["dataset"], p["epochs"]) for name, p in executed] == [
         ("04_hierarchy_stages", seed, dataset, 100) for seed in (0, 1, 2) for dataset in ("mnist", "fashion_mnist")]
     assert executed[1][1]["results_dir"] == str(tmp_path / "book" / "results" / "spread" / "seed-0")
-    timed = runner.spread_wall_time(tmp_path / "book" / "results")
+    timed = record.spread_wall_time(tmp_path / "book" / "results")
     assert book.load_results(tmp_path / "book" / "results") == []
     assert set(timed) == {f"spread/seed-{s}/{d}/04_hierarchy_stages" for s in (0, 1, 2) for d in ("mnist", "fashion_mnist")}
     executed.clear()
@@ -165,7 +165,8 @@ def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypat
 
 
 def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
-    from vaedyn.book.runner import _exact_name, lanes, select_runs
+    from vaedyn.book.chapters import lanes, select_runs
+    from vaedyn.book.runner import _exact_name
 
     quick = get_profile("quick")
     runs = book.chapters_for(quick)
@@ -472,7 +473,7 @@ def test_commit_stamp_ignores_the_record_but_not_the_code(tmp_path):
 
 
 def test_the_profiles_table_has_one_plain_row_per_profile():
-    from vaedyn.book.runner import profile_rows
+    from vaedyn.book.record import profile_rows
     from vaedyn.config import PROFILES
 
     rows = profile_rows()

@@ -256,7 +256,7 @@ def _check(args) -> None:
     if args.command == "sweep" and get_profile(args.profile).grid(args.grid) is None:
         raise ConfigError(f"grid={args.grid!r} is not allowed with profile={args.profile!r}; it defines no such grid")
     if args.command == "book":
-        from .book.runner import CHAPTERS, select_runs
+        from .book.chapters import CHAPTERS, select_runs
         from .files import project_path
 
         select_runs(get_profile(args.profile), args.only)

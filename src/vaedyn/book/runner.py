@@ -1,21 +1,22 @@
-"""The book runner: executes the chapters with papermill into the record folder, stamps each
-page's wall time and summarises the executed record for the reproducibility page."""
+"""The book runner: executes the chapters with papermill into the record folder (one page after the
+other, or in parallel worker processes), stamps each page's wall time, relays the pages' progress
+bars to the terminal and estimates the time left."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, get_profile, resolve_device
-from ..files import atomic_write_json, project_path
+from ..files import project_path
 from ..progress import PROGRESS_ENV
+from .chapters import READER_PAGES, Chapter, lanes, select_runs
 from .page import RUN_INFO_TAG
+from .record import previous_seconds, record_spread_time, spread_results_dir
 
 
 def stamp_wall_time(path: str | Path) -> float:
@@ -133,119 +134,6 @@ def _nothing():
     yield None
 
 
-def load_results(results_dir: str | Path) -> list[dict]:
-    """Every results file under `results_dir`, in path order."""
-    return [json.loads(p.read_text()) for p in sorted(Path(results_dir).glob("*/*.json"))]
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One executed page: a source notebook run for one dataset. A run of the seed spread
-    (`spread_seed` set) is not a page of the book: only its results file is kept."""
-
-    notebook: str
-    dataset: str = "mnist"
-    spread_seed: int | None = None
-
-    def output(self, book_dir: Path) -> Path:
-        if self.spread_seed is not None:
-            return Path(book_dir).parent / "_build" / "spread" / f"seed-{self.spread_seed}" / self.dataset / \
-                f"{self.notebook}.ipynb"
-        folder = book_dir if self.dataset == "mnist" else book_dir / self.dataset
-        return folder / f"{self.notebook}.ipynb"
-
-    def name(self) -> str:
-        base = self.notebook if self.dataset == "mnist" else f"{self.dataset}/{self.notebook}"
-        return base if self.spread_seed is None else f"spread/seed-{self.spread_seed}/{self.dataset}/{self.notebook}"
-
-    def selectors(self) -> set[str]:
-        """The names `build(only=...)` selects this run by. A page: its notebook's name (every dataset's
-        page) or DATASET/NAME. A run of the seed spread: 'spread' (all of them), 'spread/NAME' (every
-        seed's and dataset's run of one notebook) or its own `name()`."""
-        if self.spread_seed is None:
-            return {self.notebook, f"{self.dataset}/{self.notebook}"}
-        return {"spread", f"spread/{self.notebook}", self.name()}
-
-
-# In execution order: 01 trains the models the others load; the claims and reproducibility
-# pages read what the chapters before them wrote.
-CHAPTERS = (
-    Chapter("01_training"), Chapter("02_trajectories"), Chapter("03_concept_distances"),
-    Chapter("04_hierarchy_stages"), Chapter("05_classifier_steps"), Chapter("06_latent_geometry"),
-    Chapter("07_latent_dimension"), Chapter("08_generalization"),
-    Chapter("01_training", "fashion_mnist"), Chapter("02_trajectories", "fashion_mnist"),
-    Chapter("03_concept_distances", "fashion_mnist"), Chapter("04_hierarchy_stages", "fashion_mnist"),
-    Chapter("05_classifier_steps", "fashion_mnist"), Chapter("06_latent_geometry", "fashion_mnist"),
-    Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
-    Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
-    Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),
-    Chapter("90_claims"), Chapter("91_reproducibility"), Chapter("92_reproduction_report"),
-)
-READER_PAGES = ("90_claims", "91_reproducibility", "92_reproduction_report")   # take book_dir, not a dataset
-# The chapters whose claims are about the main model: the seed spread runs them once per seed.
-SPREAD_NOTEBOOKS = ("02_trajectories", "03_concept_distances", "04_hierarchy_stages", "05_classifier_steps",
-                    "06_latent_geometry")
-
-
-def spread_runs_needed(profile) -> list[int]:
-    """The seeds of `profile`'s spread that need runs of their own. Seed 0 of a spread at the profile's
-    own epochs is the record itself; a spread stopped early (`spread_epochs`) reruns seed 0 as well."""
-    return [s for s in profile.spread_seeds if s != 0 or profile.spread_epochs is not None]
-
-
-def chapters_for(profile) -> list[Chapter]:
-    """Every run of a build under `profile`, in execution order: the pages, with the seed spread's
-    runs before the reader pages that count them."""
-    spread = [Chapter(notebook, dataset, seed) for seed in spread_runs_needed(profile)
-              for dataset in profile.spread_datasets for notebook in SPREAD_NOTEBOOKS]
-    pages = [c for c in CHAPTERS if c.notebook not in READER_PAGES]
-    return pages + spread + [c for c in CHAPTERS if c.notebook in READER_PAGES]
-
-
-def spread_results_dir(results_dir: str | Path, seed: int) -> Path:
-    return Path(results_dir) / "spread" / f"seed-{seed}"
-
-
-def record_spread_time(results_dir: str | Path, chapter: Chapter, seconds: float, profile: str) -> None:
-    """Keep a spread run's wall time beside its results (its page is not kept): one file per seed, out of
-    reach of `load_results`, which reads DATASET/NAME.json only."""
-    path = spread_results_dir(results_dir, chapter.spread_seed) / "wall_time.json"
-    times = json.loads(path.read_text()) if path.exists() else {}
-    times[f"{chapter.dataset}/{chapter.notebook}"] = {"seconds": round(seconds, 1), "profile": profile}
-    atomic_write_json(dict(sorted(times.items())), path)
-
-
-def spread_wall_time(results_dir: str | Path, profile: str | None = None) -> dict[str, float]:
-    """Seconds per run of the seed spread, by run name, as the runner recorded them (all profiles' or
-    one's; {} before any)."""
-    times = {}
-    for path in sorted((Path(results_dir) / "spread").glob("seed-*/wall_time.json")):
-        for run, entry in json.loads(path.read_text()).items():
-            if profile is None or entry["profile"] == profile:
-                times[f"spread/{path.parent.name}/{run}"] = entry["seconds"]
-    return times
-
-
-def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, profile: str) -> dict[str, float]:
-    """How long each run took the last time it ran under `profile` in this record (pages: papermill's
-    duration; spread runs: `spread_wall_time`), by `Chapter.name()`: what the time-left estimate uses."""
-    import nbformat
-
-    spread = spread_wall_time(results_dir, profile)
-    seconds = {}
-    for chapter in runs:
-        if chapter.spread_seed is not None:
-            if chapter.name() in spread:
-                seconds[chapter.name()] = spread[chapter.name()]
-            continue
-        path = chapter.output(book_dir)
-        if path.exists():
-            meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
-            if meta.get("parameters", {}).get("profile") == profile and meta.get("duration"):
-                seconds[chapter.name()] = float(meta["duration"])
-    return seconds
-
-
 def time_left(remaining: list[Chapter], expected: dict[str, float], done: list[float]) -> str:
     """'about 12 min left': the last record's time for each remaining run, the mean of this build's runs so
     far for runs without one; 'time left unknown' before there is anything to go by."""
@@ -256,42 +144,6 @@ def time_left(remaining: list[Chapter], expected: dict[str, float], done: list[f
         return "time left unknown (no earlier run of this profile to go by)"
     minutes = (sum(known) + unknown * (fallback or 0.0)) / 60
     return f"{len(remaining)} runs, about {minutes:.0f} min left"
-
-
-def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
-    """The results files of every seed of `profile`'s spread that has any: {seed: results}. Seed 0 at the
-    profile's own epochs reads the record's results (see `spread_runs_needed`)."""
-    rerun = set(spread_runs_needed(profile))
-    spread = {seed: load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir)
-              for seed in profile.spread_seeds}
-    return {seed: results for seed, results in spread.items() if results}
-
-
-def select_runs(profile, only: list[str] | None = None) -> list[Chapter]:
-    """The runs of a build under `profile` (a Profile) that `only` names (all without it), in execution
-    order; ConfigError for a name that selects nothing (see `Chapter.selectors`)."""
-    runs = chapters_for(profile)
-    known = set().union(*(c.selectors() for c in runs))
-    for name in only or []:
-        if name not in known:
-            raise ConfigError(f"only={name!r} is not a chapter; choose from {', '.join(sorted(known))}")
-    return [c for c in runs if not only or c.selectors() & set(only)]
-
-
-def lanes(runs: list[Chapter]) -> list[list[list[Chapter]]]:
-    """The runs grouped for parallel jobs: stages run one after the other, the lanes of a stage side by
-    side, the runs of a lane in order. Stage 1: each dataset's training page (it trains the models and
-    the classifier the rest load). Stage 2: each dataset's other pages, and each seed's spread runs.
-    Stage 3: the reader pages, which read everything before them."""
-    first = [[c] for c in runs if c.notebook == "01_training" and c.spread_seed is None]
-    readers = [c for c in runs if c.notebook in READER_PAGES]
-    middle: dict[tuple, list[Chapter]] = {}
-    for c in runs:
-        if [c] in first or c in readers:
-            continue
-        middle.setdefault((c.spread_seed is not None, c.spread_seed, c.dataset), []).append(c)
-    stages = [first, sorted(middle.values(), key=len, reverse=True), [readers] if readers else []]
-    return [stage for stage in stages if stage]
 
 
 def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
@@ -380,51 +232,3 @@ def _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, not
     total = time.perf_counter() - started
     print(f"\n  {total:7.1f} s  wall time of the whole build ({total / 60:.1f} min, profile {profile}, {jobs} jobs)")
     return {str(c.output(book_dir)): seconds.get(c.name(), float("nan")) for c in chosen}
-
-
-def profile_rows() -> list[dict]:
-    """One row of plain text per profile, for the reproducibility page."""
-    from ..config import PROFILES
-
-    def grid(g) -> str:
-        if g is None:
-            return "-"
-        images = "all" if g.train_limit is None else f"{g.train_limit:,}"
-        return (f"N_z {', '.join(map(str, g.nz))}; {len(g.seeds)} seed(s) x {len(g.schedules)} schedule(s) x "
-                f"batch {', '.join(map(str, g.batch_sizes))}; {g.epochs} epochs on {images} images")
-
-    rows = []
-    for p in PROFILES.values():
-        step = round(p.p_grid[1] - p.p_grid[0], 3) if len(p.p_grid) > 1 else "-"
-        rows.append({
-            "profile": p.name,
-            "main model": f"{p.epochs} epochs on {'all' if p.train_limit is None else f'{p.train_limit:,}'} images"
-                          + (", compiled" if p.compile else ""),
-            "classifier": f"{p.classifier_epochs} epochs",
-            "trials (Fig. 3 / 4 / 5)": f"{p.trials_distance} / {p.trials_stages} / {p.trials_classifier}",
-            "steps T": p.steps,
-            "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
-            "seed spread": f"seeds {', '.join(map(str, p.spread_seeds))}"
-                           + ("" if p.spread_epochs is None else f", after {p.spread_epochs} epochs"),
-            "Fig. 8 grid": grid(p.fig8), "Fig. 9 grid": grid(p.fig9),
-            "use": p.description,
-        })
-    return rows
-
-
-def record_summary(book_dir: str | Path) -> list[dict]:
-    """One row per executed page under `book_dir`: its parameters and papermill's timing."""
-    import nbformat
-
-    rows = []
-    for chapter in CHAPTERS:
-        path = chapter.output(Path(book_dir))
-        if not path.exists():
-            continue
-        meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
-        parameters = meta.get("parameters", {})
-        rows.append({"page": str(path.relative_to(book_dir)), "profile": parameters.get("profile"),
-                     "dataset": parameters.get("dataset", "-"), "device": parameters.get("device"),
-                     "started": (meta.get("start_time") or "")[:16].replace("T", " "),
-                     "seconds": float(meta.get("duration") or 0.0)})
-    return rows
