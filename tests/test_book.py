@@ -481,3 +481,16 @@ def test_the_profiles_table_has_one_plain_row_per_profile():
     assert all(isinstance(v, (str, int)) for r in rows for v in r.values())
     long = next(r for r in rows if r["profile"] == "long")
     assert long["seed spread"] == "seeds 0, 1, 2, after 100 epochs" and "compiled" in long["main model"]
+
+
+def test_a_workers_output_reaches_the_terminal_prefixed_and_its_bars_thinned():
+    import io
+
+    from vaedyn.book.runner import relay_lines
+
+    # tqdm redraws with a carriage return before each update and ends with a newline
+    worker = io.BufferedReader(io.BytesIO(b"[1/2] 03 ...\n\rVAE  10%\rVAE  20%\rVAE 100%\n    12 s\nlast"))
+    out = io.StringIO()
+    relay_lines(worker, "lane", every=3600, out=out)
+    assert out.getvalue().splitlines() == ["[lane] [1/2] 03 ...", "[lane] VAE  10%", "[lane] VAE 100%",
+                                           "[lane]     12 s", "[lane] last"]

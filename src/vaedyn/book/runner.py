@@ -3,7 +3,9 @@ other, or in parallel worker processes), stamps each page's wall time, relays th
 bars to the terminal and estimates the time left."""
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -192,6 +194,30 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
     return timings
 
 
+def relay_lines(stream, label: str, every: float = 30.0, out=None) -> None:
+    """Copy a worker's output to `out` (stdout) line by line, each prefixed with its lane. A progress
+    bar redraws its line with carriage returns; of those updates one per `every` seconds is shown as a
+    line of its own, so two lanes' bars do not overwrite each other."""
+    out = out or sys.stdout
+    pending, shown = b"", -math.inf
+    for chunk in iter(lambda: stream.read1(4096), b""):
+        pending += chunk
+        *segments, pending = re.split(rb"(?<=[\r\n])", pending)
+        for segment in segments:
+            text = segment.decode(errors="replace").strip("\r\n")
+            if not text.strip():
+                continue
+            if segment.endswith(b"\r"):
+                if time.monotonic() - shown < every:
+                    continue
+                shown = time.monotonic()
+            out.write(f"[{label}] {text}\n")
+            out.flush()
+    if pending.strip():
+        out.write(f"[{label}] {pending.decode(errors='replace').strip()}\n")
+        out.flush()
+
+
 def _exact_name(chapter: Chapter) -> str:
     """The `only` name that selects this run and no other."""
     return chapter.name() if chapter.spread_seed is not None else f"{chapter.dataset}/{chapter.notebook}"
@@ -212,11 +238,8 @@ def _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, not
         command = [sys.executable, "-m", "vaedyn", "book", "--profile", profile, "--device", str(device),
                    "--out", str(book_dir), "--results", str(results_dir), "--notebooks", str(notebooks_dir),
                    "--seed", str(seed), "--only", *[_exact_name(c) for c in lane]]
-        with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, bufsize=1) as worker:
-            for line in worker.stdout:
-                sys.stdout.write(f"[{label}] {line}")
-                sys.stdout.flush()
+        with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as worker:
+            relay_lines(worker.stdout, label)
         return worker.returncode
 
     failed = []
