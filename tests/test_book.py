@@ -362,20 +362,30 @@ def record_state() -> tuple[str, dict[str, str]]:
 
 
 @requires_mnist
-def test_a_direct_papermill_run_from_elsewhere_leaves_the_record_alone(tmp_path, monkeypatch):
-    """The README's parameterised run, from a folder outside the repository: data and artifacts are found
-    from the project, the results land beside the output notebook, the committed record is untouched."""
+@pytest.mark.parametrize("where", ["outside", "root"])
+def test_a_direct_papermill_run_leaves_the_record_alone(where, tmp_path, monkeypatch):
+    """The README's parameterised run, from a folder outside the repository and from its root: data and
+    artifacts are found from the project, the results land beside the output notebook (in vaedyn-results/,
+    which git ignores), the committed record and every tracked file are untouched."""
     import papermill
 
+    folder = tmp_path if where == "outside" else ROOT
+    results = folder / "vaedyn-results" / "fashion_mnist" / "04_hierarchy_stages.json"
+    if where == "root" and results.parent.parent.exists():
+        pytest.skip("vaedyn-results/ already exists at the root: a user's own direct runs, left alone")
     monkeypatch.setenv("VAEDYN_ARTIFACTS", str(tmp_path / "artifacts"))
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(folder)
     before = record_state()
-    papermill.execute_notebook(str(ROOT / "notebooks" / "04_hierarchy_stages.ipynb"), "out.ipynb", kernel_name="python3",
-                               parameters={"profile": "smoke", "dataset": "fashion_mnist", "noise": "flip"},
-                               progress_bar=False)
-    written = json.loads((tmp_path / "vaedyn-results" / "fashion_mnist" / "04_hierarchy_stages.json").read_text())
-    assert (written["profile"], written["dataset"]) == ("smoke", "fashion_mnist")
-    assert record_state() == before
+    try:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "04_hierarchy_stages.ipynb"), str(tmp_path / "out.ipynb"),
+                                   kernel_name="python3", progress_bar=False,
+                                   parameters={"profile": "smoke", "dataset": "fashion_mnist", "noise": "flip"})
+        written = json.loads(results.read_text())
+        assert (written["profile"], written["dataset"]) == ("smoke", "fashion_mnist")
+        assert record_state() == before
+    finally:
+        if where == "root":
+            shutil.rmtree(ROOT / "vaedyn-results", ignore_errors=True)
 
 
 @requires_mnist

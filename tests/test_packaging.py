@@ -124,3 +124,11 @@ def test_constraints_pin_every_declared_package_inside_its_range():
         assert dist in pins, f"constraints.txt does not pin {dist}"
         assert requirement.specifier.contains(pins[dist], prereleases=True), \
             f"constraints.txt pins {dist}=={pins[dist]}, outside pyproject's {requirement}"
+
+
+def test_the_old_plots_module_name_still_imports():
+    """The hardening issue's install check imports vaedyn.plots; it is vaedyn.book.plots under its old name."""
+    import vaedyn.book.plots
+    import vaedyn.plots
+
+    assert vaedyn.plots is vaedyn.book.plots
