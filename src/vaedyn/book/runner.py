@@ -165,6 +165,8 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
     book_dir = Path(book_dir)
     results_dir = Path(results_dir) if results_dir is not None else book_dir / "results"
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else project_path("notebooks")
+    if notebooks_dir.is_absolute() and notebooks_dir.is_relative_to(Path(cwd).resolve()):
+        notebooks_dir = notebooks_dir.relative_to(Path(cwd).resolve())   # the pages record no machine's paths
     chosen = select_runs(spec, only)
     if jobs > 1:
         return _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, notebooks_dir, seed, cwd)
