@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 DEVICE ?= auto
+# Pages side by side on the CPU (the quick and smoke books); one at a time on a GPU or for long runs.
+JOBS ?= $(if $(filter quick smoke,$(PROFILE)),2,1)
 # Official dataset files, used when present so that no download is needed.
 SHARED_DATA ?= ../shared/data
 export VAEDYN_DATA ?= $(CURDIR)/data
@@ -41,7 +43,7 @@ test: $(VENV)/.installed data browser
 
 # Execute every chapter with papermill into book/ (ONLY="03_concept_distances ..." for some), then render.
 book: $(VENV)/.installed data
-	$(PY) -m vaedyn book --profile $(PROFILE) --device $(DEVICE) $(if $(ONLY),--only $(ONLY))
+	$(PY) -m vaedyn book --profile $(PROFILE) --device $(DEVICE) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY))
 	$(MAKE) html
 
 # Render the executed pages already in book/ without running anything.
@@ -70,7 +72,8 @@ long-train: $(VENV)/.installed data
 	@mkdir -p "$(VAEDYN_ARTIFACTS)"
 	@for d in $(LONG_DATASETS); do \
 	  echo "training the long profile for $$d in the background; follow it with: tail -f $(VAEDYN_ARTIFACTS)/long-train-$$d.log"; \
-	  OMP_NUM_THREADS=1 nohup sh -c "for step in 'train' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1'; do \
+	  OMP_NUM_THREADS=1 nohup sh -c "for step in 'train' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1' \
+	    'train --spread --seed 1' 'train --spread --seed 2'; do \
 	    echo \"== \$$(date -u +%FT%TZ) vaedyn \$$step --profile long --dataset $$d\"; \
 	    $(PY) -m vaedyn \$$step --profile long --dataset $$d --device $(DEVICE) || exit 1; done" \
 	    >> "$(VAEDYN_ARTIFACTS)/long-train-$$d.log" 2>&1 & \

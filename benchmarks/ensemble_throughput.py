@@ -1,4 +1,4 @@
-"""K VAEs trained one after another vs as one ensemble (vaedyn.ensemble), same configs, same epochs.
+"""K VAEs trained one after another vs as one ensemble (vaedyn.training.ensemble), same configs, same epochs.
 
 The members are a slice of the Fig. 8 grid (the paper's model, L=2, batch 100, the Methods
 schedule) with different N_z and seeds, trained on the first `--train-limit` MNIST images;
@@ -17,8 +17,8 @@ import torch
 
 from vaedyn.config import TrainConfig, resolve_device
 from vaedyn.data import load_dataset
-from vaedyn.ensemble import train_ensemble
-from vaedyn.train import train
+from vaedyn.training.ensemble import train_ensemble
+from vaedyn.training.loop import train
 
 LATENT_SIZES = (2, 5, 10, 14, 20, 50, 100, 3, 8, 12, 16, 30)
 

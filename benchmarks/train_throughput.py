@@ -7,7 +7,8 @@ Adam). A path's floor is the epoch's matmul FLOPs divided by the rate at which t
 exactly those GEMM shapes in that dtype: the time the epoch would take if nothing but its matmuls
 cost anything. Also: the same step fed by torch's DataLoader over torchvision's MNIST, and an
 A/B of the Bernoulli likelihood (PyTorch's fused kernel, which vaedyn uses, against the
-hand-written form of vae code version 2).
+hand-written form of vae code version 2), with the ratio hand / stock per execution path: above 1
+the stock kernel is the faster. `--likelihood-only` runs just that A/B (no MNIST epochs).
 
 Prints, last, one line:
     fp32_epoch_s bf16_epoch_s fp32_ratio_vs_floor bf16_ratio_vs_floor best_ratio_vs_floor
@@ -17,7 +18,7 @@ where each *_epoch_s is that precision's faster path, best_ratio_vs_floor the be
 fastest faithful path (fp32: bf16 is not the reference arithmetic) in minutes, and
 recommended_precision is bf16 only where its matmuls run at least 2x the fp32 rate.
 
-Usage: python benchmarks/train_throughput.py [--epochs 1] [--device auto] [--skip-bf16]
+Usage: python benchmarks/train_throughput.py [--epochs 1] [--device auto] [--skip-bf16] [--likelihood-only]
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import torch
 from vaedyn.config import TrainConfig, resolve_device
 from vaedyn.data import data_root, load_dataset
 from vaedyn.objective import bernoulli_log_likelihood
-from vaedyn.train import build_model, compute_dtype, make_optimizer, train_epoch, training_step
+from vaedyn.training.loop import build_model, compute_dtype, make_optimizer, train_epoch, training_step
 
 
 def gemm_shapes(batch: int, n_samples: int, d: int, hidden: int, nz: int) -> list[tuple[int, int, int]]:
@@ -126,13 +127,28 @@ def likelihood_ab(device: torch.device, rounds: int = 30, repeats: int = 50) -> 
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def likelihood_report(ab: dict[str, float]) -> str:
+    """The A/B's medians and, per execution path, the ratio hand / stock (> 1: the stock kernel is faster)."""
+    ratios = {mode: ab[f"hand_{mode}"] / ab[f"stock_{mode}"] for mode in ("eager", "compiled")}
+    return ("bernoulli likelihood, median ms per forward+backward (L=2, batch 100): "
+            + " ".join(f"{k}={v:.3f}" for k, v in ab.items())
+            + "\nbernoulli likelihood, hand / stock: " + " ".join(f"{k}={v:.2f}" for k, v in ratios.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="measured epochs per path (default: 1)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-bf16", action="store_true", help="measure fp32 only")
+    parser.add_argument("--likelihood-only", action="store_true",
+                        help="only the A/B of the Bernoulli likelihood (stock against hand-written kernel)")
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.likelihood_only:
+        print(likelihood_report(likelihood_ab(device)))
+        print(f"cpu_capability={torch.backends.cpu.get_cpu_capability()} threads={torch.get_num_threads()} "
+              f"device={device}")
+        return
     train_set = load_dataset("mnist", "train", device)
     n, d = train_set.x.shape
     base = TrainConfig()
@@ -179,8 +195,7 @@ def main() -> None:
     dataloader_s = time_epochs(dataloader, args.epochs, device)
     ab = likelihood_ab(device)
     print(f"dataloader ({fastest_fp32} step): epoch_s={dataloader_s:.2f}")
-    print("bernoulli likelihood, median ms per forward+backward (L=2, batch 100): "
-          + " ".join(f"{k}={v:.3f}" for k, v in ab.items()))
+    print(likelihood_report(ab))
     print(f"cpu_capability={torch.backends.cpu.get_cpu_capability()} threads={torch.get_num_threads()} device={device}")
     # bf16 whose matmuls run slower than fp32's (no native bf16) says nothing about overhead.
     ratios = {k: v[0] / v[1] for k, v in results.items() if k.startswith("fp32") or rates["bf16"] >= rates["fp32"]}

@@ -5,6 +5,17 @@ import pytest
 import torch
 
 from vaedyn.config import TrainConfig
+from vaedyn.data import load_dataset
+
+
+class Killed(Exception):
+    """Raised from a training's epoch hook to stand for a process killed at that point."""
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's 8x8 digits, train and test split, on the CPU: what the tiny configs train on."""
+    return load_dataset("digits", "train", "cpu"), load_dataset("digits", "test", "cpu")
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaedyn.concepts import (abstract_concept, active_units, components_for, concept_set, concept_vectors,
-                             cosine_similarity_matrix, cumulative_contribution, orthogonality)
-from vaedyn.dynamics import (distance_over_time, is_approaching, mahalanobis_over_time, min_over_time,
-                             windowed_pca)
+from vaedyn.analysis.concepts import (abstract_concept, active_units, components_for, concept_set, concept_vectors,
+                                     cosine_similarity_matrix, orthogonality)
+from vaedyn.analysis.distances import distance_over_time, is_approaching, mahalanobis_over_time, min_over_time
+from vaedyn.analysis.pca import cumulative_contribution, windowed_pca
 from vaedyn.model import VAE
 
 

@@ -4,11 +4,11 @@ import dataclasses
 
 import pytest
 
-from vaedyn import budget
-from vaedyn.classifier import ClassifierCNN
+from vaedyn.paper import budget
+from vaedyn.training.classifier import ClassifierCNN
 from vaedyn.config import get_profile
 from vaedyn.data import load_dataset
-from vaedyn.train import train
+from vaedyn.training.loop import train
 
 EFFORT = budget.Effort(trials_distance=12, trials_stages=12, trials_classifier=10, steps=6, p_grid=(0.0, 0.4, 0.8))
 
@@ -65,13 +65,21 @@ def test_agreement_fails_when_a_value_moves_beyond_its_tolerance(measured):
 
 
 def test_effort_scales_a_profile():
-    quick = get_profile("quick")
-    effort = budget.budget_effort(quick, scale=0.2, p_stride=2)
+    paper = get_profile("paper")
+    effort = budget.budget_effort(paper, scale=0.2, p_stride=2)
     assert (effort.trials_stages, effort.trials_distance, effort.trials_classifier) == (100, 60, 40)
-    assert effort.p_grid == quick.p_grid[::2] and effort.steps == quick.steps
-    assert budget.budget_effort(quick).trials_stages == quick.trials_stages
+    assert effort.p_grid == paper.p_grid[::2] and effort.steps == paper.steps
+    assert budget.budget_effort(paper).trials_stages == paper.trials_stages
+    assert budget.budget_effort(get_profile("smoke"), scale=0.1).trials_classifier == 10   # never below 10
     with pytest.raises(ValueError, match="scale=0"):
-        budget.budget_effort(quick, scale=0)
+        budget.budget_effort(paper, scale=0)
+
+
+def test_the_agreement_check_keeps_its_first_config_and_effort():
+    """The compiled-vs-eager check was run on a 40-epoch model at the paper's trial counts; a smaller
+    quick profile must not silently change what it compares."""
+    assert budget.AGREEMENT_EPOCHS == 40
+    assert budget.AGREEMENT_EFFORT == budget.budget_effort(get_profile("paper"))
 
 
 def test_budget_verdicts_follow_the_claims_rules():

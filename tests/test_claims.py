@@ -1,4 +1,11 @@
-from vaedyn.claims import MISSING, NOT, PARTLY, REPRODUCED, claims_table, share, within
+import numpy as np
+import pytest
+
+from vaedyn.book.claims import claims_rows, format_value, glue_name, verdict_counts
+from vaedyn.paper import registry
+from vaedyn.paper.latent_size import levelling_off
+from vaedyn.paper.rules import (MISSING, NOT, PAPER, PARTLY, REPRODUCED, UNDECIDED, count_verdict, in_range,
+                                majority_holds, share, wilson_interval, within)
 
 
 def test_tolerance_rules():
@@ -7,77 +14,146 @@ def test_tolerance_rules():
     assert within(0.75, 0.4, 0.1, 0.2) == NOT
     assert within(None, 0.4, 0.1, 0.2) == NOT
     assert share(0.95) == REPRODUCED and share(0.6) == PARTLY and share(0.2) == NOT
+    assert in_range(14, (10, 20), (5, 50)) == REPRODUCED and in_range(30, (10, 20), (5, 50)) == PARTLY
+    assert in_range(100, (10, 20), (5, 50)) == NOT and in_range(None, (10, 20), (5, 50)) == NOT
+
+
+def test_a_proportion_is_undecided_when_its_interval_contains_the_threshold():
+    low, high = wilson_interval(50, 100)
+    assert low < 0.5 < high
+    assert majority_holds(0.9, 300) is True and majority_holds(0.1, 300) is False
+    assert majority_holds(0.52, 300) is None and majority_holds(0.52, 30000) is True
+
+
+def test_undecided_cases_make_a_count_undecided_only_when_they_could_change_it():
+    assert count_verdict([True] * 9 + [False], 9, 5) == REPRODUCED
+    assert count_verdict([True] * 8 + [None, False], 9, 5) == UNDECIDED     # 8 or 9: partly or reproduced
+    assert count_verdict([True] * 6 + [None] * 2 + [False] * 2, 9, 5) == PARTLY   # 6 to 8: partly either way
+    assert count_verdict([False] * 10, 9, 5) == NOT
+
+
+def test_levelling_off_is_none_when_no_size_qualifies():
+    assert levelling_off(np.array([2, 5, 10, 20]), np.array([4.0, 2.0, 1.0, 1.05])) == 10
+    assert levelling_off(np.array([2, 5, 10, 20]), np.array([4.0, 2.0, 1.0, 3.0])) is None
+
+
+def test_ids_are_unique_and_every_claim_names_its_rule_and_when_it_was_fixed():
+    claims = list(registry.REGISTRY.values())
+    assert len({c.id for c in claims}) == len(claims)
+    paper = [c for c in claims if c.source == PAPER]
+    assert len(paper) >= 30
+    assert all(c.rule and c.fixed and c.statement for c in claims)
+    with pytest.raises(ValueError, match="defined twice"):
+        registry._collect(claims[:1], claims[:1])
 
 
 def record(notebook, values, dataset="mnist"):
     return {"notebook": notebook, "dataset": dataset, "profile": "smoke", "values": values}
 
 
-def sweep(stages, boundaries, memory_steps):
-    return {"stages": stages, "boundaries": boundaries,
-            "argmin_step_mean": {"memory": memory_steps, "concept": [5, 5, 5], "abstract": [9, 9, 9]}}
+def fig3_values(fraction_concept, fraction_memory):
+    n = len(fraction_concept)
+    return {"approaching_fraction_concept": fraction_concept, "approaching_fraction_memory": fraction_memory,
+            "approaching_fraction_mahalanobis": [0.9] * n, "strict_fraction_concept": [0.8] * (n - 1) + [0.5],
+            "segment_fraction_concept": [0.8] * n, "other_concepts_segment_fraction_max": [0.1] * n,
+            "argmin_step_mean_concept": [12] * n, "argmin_step_mean_memory": [1] * n,
+            "rise_after_minimum": [1.0] * n, "rise_sem": [0.1] * n, "cluster_radius": [1.0] * n, "trials": 300}
 
 
-def test_table_judges_each_claim_from_the_results():
-    results = [
-        record("03_concept_distances", {"approaching_fraction_concept": [0.9] * 9 + [0.1],
-                                        "approaching_fraction_memory": [0.2] * 10}),
-        record("04_hierarchy_stages", {"sweeps": {"swap": {"6": sweep(
-            ["I", "II", "III"], [{"from": "I", "to": "II", "p": 0.15}, {"from": "II", "to": "III", "p": 0.65}],
-            [1, 6, 2])}}}),
-        record("05_classifier_steps", {"p_grid": [0.0, 0.3, 0.6], "first_p_not_always_correct": {"6": 0.3},
-                                       "recovery_windows": {"6": [[1, 9], [20, 30], None]}}),
-        record("06_latent_geometry", {"active_units": 15, "components_70": 20}),
-    ]
-    by_figure = {}
-    for row in claims_table(results):
-        by_figure.setdefault(row["figure"], []).append(row["verdict"])
-    assert by_figure["Fig. 3a"] == [REPRODUCED]          # 9 of 10 labels
-    assert by_figure["Fig. 3b"] == [NOT]
-    assert by_figure["Fig. 4a"] == [REPRODUCED]          # I-II-III in order
-    assert by_figure["Figs. 4a, 5a"] == [NOT]            # stage III from 0.65, paper 0.4
-    assert by_figure["Fig. 4b"] == [PARTLY]              # memory earliest at 2 of 3 p
-    assert by_figure["Fig. 5a"] == [REPRODUCED, REPRODUCED]   # 0.3 vs 0.4; no window from 0.6 vs 0.7
-    assert by_figure["Fig. 7a"] == [REPRODUCED] and by_figure["Fig. 7b"] == [NOT]
-    assert by_figure["Fig. 2c"] == [MISSING] and by_figure["Supp. D"] == [MISSING, MISSING]
+def test_each_reading_is_judged_from_its_own_values():
+    swap = fig3_values([0.9] * 9 + [0.1], [0.2] * 10)
+    flip = fig3_values([0.1] * 10, [0.9] * 10)
+    rows = {r["id"]: r for r in claims_rows([record("03_concept_distances", {"readings": {"swap": swap, "flip": flip}})])}
+    assert rows["fig3a.concept_dip"]["verdict (swap)"] == REPRODUCED       # 9 of 10 classes
+    assert rows["fig3a.concept_dip"]["verdict (flip)"] == NOT
+    assert rows["fig3b.memory_min_early"]["verdict (swap)"] == NOT
+    assert rows["fig3b.memory_min_early"]["verdict (flip)"] == REPRODUCED
+    # One class at exactly 1/2 of 300 trials: its majority is undecided, but 9 others hold.
+    assert rows["fig3a.concept_dip_strict"]["verdict (swap)"] == REPRODUCED
+    assert rows["fig3a.concept_dip_strict"]["ours (swap)"] == "9 of 10 hold, 1 undecided"
+    assert rows["fig3a.concept_specific"]["verdict (swap)"] == REPRODUCED
+    assert rows["fig4a.stage_order"]["verdict (swap)"] == MISSING           # chapter 04 did not run
+    assert rows["suppD.fig3a.concept_dip"]["verdict (flip)"] == MISSING    # nor the Fashion-MNIST page
 
 
-def test_a_results_file_without_the_key_is_reported_not_guessed():
-    rows = claims_table([record("06_latent_geometry", {"components_70": 9})])
-    active = next(r for r in rows if r["figure"] == "Fig. 7a")
-    assert active["verdict"].startswith(MISSING) and "KeyError" in active["verdict"]
+def test_a_noise_free_claim_shows_one_verdict_under_both_readings():
+    rows = {r["id"]: r for r in claims_rows([record("06_latent_geometry", {"active_units": 15, "components_70": 20,
+                                                                           "components_99": 30,
+                                                                           "rms_off_diagonal_cosine": 0.2})])}
+    active = rows["fig7a.active_units_14"]
+    assert active["verdict (swap)"] == active["verdict (flip)"] == REPRODUCED
+    assert rows["fig7b.components_70_is_9"]["verdict (swap)"] == NOT
+    assert rows["fig7.concepts_orthogonal"]["verdict (flip)"] == PARTLY
 
 
-def test_latent_size_claims_and_page_verdicts_agree():
-    from vaedyn.claims import in_range, verdicts_for
-
-    assert in_range(14, (10, 20), (5, 50)) == REPRODUCED and in_range(30, (10, 20), (5, 50)) == PARTLY
-    assert in_range(100, (10, 20), (5, 50)) == NOT and in_range(None, (10, 20), (5, 50)) == NOT
-    fig8 = {"spearman_nz_orthogonality": -0.6, "levelling_off_nz": 8, "approaching_fraction": [0.1, 0.5, 0.4]}
-    fig9 = {"optimum_nz_elbo": 100}
-    rows = claims_table([record("07_latent_dimension", fig8), record("08_generalization", fig9)])
-    by_figure = {row["figure"]: row["verdict"] for row in rows}
-    assert by_figure["Fig. 8 (trend)"] == PARTLY and by_figure["Fig. 8 (level)"] == PARTLY
-    assert by_figure["Fig. 8 (right)"] == PARTLY and by_figure["Fig. 9"] == NOT
-    assert verdicts_for("mnist", "07_latent_dimension", fig8) == {
-        "Fig. 8 (trend)": PARTLY, "Fig. 8 (level)": PARTLY, "Fig. 8 (right)": PARTLY}
-    assert verdicts_for("fashion_mnist", "08_generalization", fig9) == {}
+def test_counts_cover_the_papers_claims_per_reading():
+    rows = claims_rows([])
+    counts = verdict_counts(rows)
+    n_paper = sum(c.source == PAPER for c in registry.REGISTRY.values())
+    assert counts["swap"][MISSING] == counts["flip"][MISSING] == n_paper
 
 
-def test_claims_from_the_other_sources_name_their_source_and_judge_by_their_rules():
-    from vaedyn.claims import CLAIMS, NOT, PARTLY, REPRODUCED, claims_table, verdicts_for
+def test_page_verdicts_glue_one_name_per_claim_and_reading(monkeypatch):
+    from vaedyn.book import claims
 
-    assert {c.source for c in CLAIMS if c.notebook in ("09_training_dynamics", "10_latent_representations")} == {
-        "Gentili", "EM-to-SVI tutorial", "Peşte et al."}
-    page_09 = verdicts_for("mnist", "09_training_dynamics",
-                           {"kl_rises_fraction": 1.0, "rank_4_9": 7, "two_d_test_negative_elbo": 170.0})
-    assert page_09 == {"Gentili: KL": REPRODUCED, "EM-to-SVI: 2-D map": PARTLY, "EM-to-SVI: 2-D loss": NOT}
-    page_10 = verdicts_for("mnist", "10_latent_representations", {
-        "informative_growth_last": 0.2, "axis_alignment": 0.95, "gap_shrinks_fraction": 0.5,
-        "best_probe_mean": 0.935, "variance_helps_fraction": 0.0, "variance_bulge_fraction": 1.0,
-        "sharpness_difference": [0.01, -0.02, 0.04]})
-    assert page_10 == {"Peşte: Fig. 2 (left)": PARTLY, "Peşte: Sec. 2.1": REPRODUCED, "Peşte: Fig. 2 (right)": PARTLY,
-                       "Peşte: Fig. 3 (left)": REPRODUCED, "Peşte: Fig. 3 (centre)": NOT,
-                       "Peşte: Fig. 4": REPRODUCED, "Peşte: Fig. 5": PARTLY}
-    row = next(r for r in claims_table([]) if r["figure"] == "Peşte: Fig. 5")
-    assert row["source"] == "Peşte et al." and row["reported"] == "sharper"
+    glued = {}
+    monkeypatch.setattr(claims, "glue", lambda name, value, display=False: glued.setdefault(name, value))
+    values = {"readings": {"swap": fig3_values([0.9] * 10, [0.9] * 10), "flip": fig3_values([0.1] * 10, [0.9] * 10)}}
+    rows = claims.page_verdicts("03_concept_distances", "mnist", values)
+    assert {r["id"] for r in rows} == {c.id for c in registry.page_claims("03_concept_distances", "mnist")}
+    assert glued[glue_name("fig3a.concept_dip", "swap")] == REPRODUCED
+    assert glued[glue_name("fig3a.concept_dip", "flip")] == NOT
+    assert glue_name("fig7a.active_units_14", registry.NO_READING) == "verdict__fig7a_active_units_14__none"
+
+
+def test_values_print_as_the_tables_show_them():
+    assert format_value(0.4, "p") == "p = 0.40" and format_value(None) == "-"
+    assert format_value([True, None, False]) == "1 of 3 hold, 1 undecided"
+    assert format_value(("undecided", "two clusters")) == "undecided, two clusters"
+
+
+def test_the_favoured_reading_needs_a_margin_of_two_claims():
+    from vaedyn.book.claims import favoured_reading
+
+    def row(swap, flip, noisy=True, source=PAPER):
+        return {"source": source, "noise-dependent": noisy, "verdict (swap)": swap, "verdict (flip)": flip}
+
+    rows = [row(REPRODUCED, NOT), row(REPRODUCED, NOT), row(NOT, NOT), row(REPRODUCED, REPRODUCED, noisy=False)]
+    assert favoured_reading(rows) == ("swap", {"swap": 2, "flip": 0})
+    assert favoured_reading(rows[1:]) == ("neither reading", {"swap": 1, "flip": 0})
+    assert favoured_reading(rows + [row(NOT, REPRODUCED, source="other")])[0] == "swap"
+
+
+def test_each_seed_of_the_spread_is_judged_on_its_own_and_counted():
+    from vaedyn.book.claims import compact_rows, seed_counts
+
+    good, bad = fig3_values([0.9] * 10, [0.9] * 10), fig3_values([0.1] * 10, [0.9] * 10)
+    results = {seed: [record("03_concept_distances", {"readings": {"swap": swap, "flip": bad}})]
+               for seed, swap in ((0, good), (1, good), (2, bad))}
+    rows = {r["id"]: r for r in claims_rows(results[0], results)}
+    dip = rows["fig3a.concept_dip"]
+    assert dip["seed verdicts (swap)"] == {0: REPRODUCED, 1: REPRODUCED, 2: NOT}
+    assert dip["seed verdicts (flip)"] == {0: NOT, 1: NOT, 2: NOT}
+    assert (dip["seeds (swap)"], dip["seeds (flip)"]) == ("2/3", "0/3")
+    assert dip["seed values (swap)"][2] == dip["ours (flip)"]            # seed 2's swap values are flip's
+    cell = next(r for r in compact_rows([dip]))["swap"]
+    assert cell.startswith(REPRODUCED) and cell.endswith("seeds 2/3")
+    # A page no seed ran, and a claim that is not about the main model, have no seed verdicts.
+    assert rows["fig4a.stage_order"]["seeds (swap)"] == "-"
+    not_main = next(c.id for c in registry.REGISTRY.values() if not c.main_model)
+    assert rows[not_main]["seed verdicts (swap)"] == {} and rows[not_main]["seeds (flip)"] == "-"
+    counts = seed_counts(list(rows.values()))
+    fig3_claims = [c for c in registry.page_claims("03_concept_distances", "mnist")]
+    assert counts["swap"]["measured"] == counts["flip"]["measured"] == len(fig3_claims)
+    assert counts["swap"]["all"] + counts["swap"]["some"] + counts["swap"]["none"] == len(fig3_claims)
+    assert counts["flip"]["some"] == 0 and counts["swap"]["differ"] >= 1
+
+
+def test_a_single_seed_spread_adds_nothing_to_the_cells():
+    from vaedyn.book.claims import compact_rows
+
+    values = {"readings": {"swap": fig3_values([0.9] * 10, [0.9] * 10), "flip": fig3_values([0.1] * 10, [0.9] * 10)}}
+    results = [record("03_concept_distances", values)]
+    rows = claims_rows(results, {0: results})
+    dip = next(r for r in rows if r["id"] == "fig3a.concept_dip")
+    assert dip["seeds (swap)"] == "1/1" and "seeds" not in compact_rows([dip])[0]["swap"]

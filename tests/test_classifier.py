@@ -1,6 +1,6 @@
 import torch
 
-from vaedyn.classifier import ClassifierCNN, get_or_train_classifier, predict_labels
+from vaedyn.training.classifier import ClassifierCNN, get_or_train_classifier, predict_labels
 from vaedyn.config import ClassifierConfig
 
 
@@ -16,7 +16,7 @@ def test_classifier_learns_digits_and_is_stored(monkeypatch):
     trained = get_or_train_classifier(config, device="cpu", progress=False)
     assert trained.test_accuracy > 0.8  # chance is 0.1
     assert trained.history[-1]["test_accuracy"] == trained.test_accuracy
-    import vaedyn.classifier as module
+    import vaedyn.training.classifier as module
 
     monkeypatch.setattr(module, "train_classifier", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     again = get_or_train_classifier(config, device="cpu", progress=False)

@@ -1,7 +1,13 @@
+import re
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from vaedyn.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(argv, capsys):
@@ -29,8 +35,42 @@ def run(argv, capsys):
     (["train", "--renyi-alpha", "-1"], "-1 is not allowed"),
     (["train", "--kl-warmup-epochs", "-2"], "-2 is not allowed"),
     (["train", "--dataset", "digits", "--renyi-alpha", "0.5", "--kl-warmup-epochs", "3"], "needs renyi_alpha=1"),
+    (["train", "--seed", "-1"], "a seed is an integer in [0, 4294967295]"),
+    (["infer", "--seed", str(2**64)], "a seed is an integer in [0, 4294967295]"),
+    (["train", "--cross-device", "maybe"], "invalid choice: 'maybe'"),
+    (["infer", "--dataset", "digits", "--nz", "2", "--trials", "100000"], "trials=100000 is not allowed"),
+    (["infer", "--out", f"{__file__}/t.npz"], "is a file, not a folder"),
+    (["sweep"], "the following arguments are required: --grid"),
+    (["sweep", "--grid", "fig10"], "invalid choice: 'fig10'"),
+    (["sweep", "--grid", "fig8", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["sweep", "--grid", "fig8", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["sweep", "--grid", "fig8", "--shard", "3/2"], "shard='3/2' is not allowed"),
+    (["sweep", "--grid", "fig8", "--shard", "a/b"], "shard='a/b' is not allowed"),
+    (["sweep", "--grid", "fig8", "--max-members", "0"], "0 is not allowed"),
+    (["sweep", "--grid", "fig8", "--device", "tpu"], "device='tpu'"),
+    (["sweep", "--grid", "fig8", "--cross-device", "maybe"], "invalid choice: 'maybe'"),
+    (["book", "--profile", "huge"], "invalid choice: 'huge'"),
+    (["book", "--device", "tpu"], "device='tpu'"),
+    (["book", "--seed", "x"], "'x' is not an integer"),
+    (["book", "--seed", "-3"], "a seed is an integer in [0, 4294967295]"),
+    (["book", "--out", __file__], "it is a file, give a folder"),
+    (["book", "--results", __file__], "it is a file, give a folder"),
+    (["book", "--only", "99_nothing"], "only='99_nothing' is not a chapter"),
+    (["book", "--only", "fashion_mnist/90_claims"], "only='fashion_mnist/90_claims' is not a chapter"),
+    (["book", "--notebooks", "no-such-folder"], "no-such-folder/01_training.ipynb is missing"),
+    (["book", "--jobs", "0"], "0 is not allowed; it must be >= 1"),
+    (["book", "--only", "spread/seed-7/mnist/03_concept_distances"], "is not a chapter"),
 ])
 def test_bad_arguments_exit_with_one_line_and_write_nothing(argv, fragment, capsys, tmp_path, monkeypatch):
+    """Every option of train, infer, sweep and book is checked before any training, sweep or book run."""
+    import vaedyn.book
+    from vaedyn.training import store, sweep
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the arguments were checked")
+    for module, name in [(store, "get_or_train"), (sweep, "run_sweep"), (sweep, "sweep_status"),
+                         (vaedyn.book, "build")]:
+        monkeypatch.setattr(module, name, no_work)
     monkeypatch.chdir(tmp_path)
     code, out, err = run(argv, capsys)
     assert code == 2 and out == ""
@@ -40,7 +80,7 @@ def test_bad_arguments_exit_with_one_line_and_write_nothing(argv, fragment, caps
 
 def test_help_documents_every_option(capsys):
     parser = build_parser()
-    for command in ("train", "infer", "info"):
+    for command in ("train", "infer", "info", "sweep", "book"):
         code, out, _ = run([command, "--help"], capsys)
         assert code == 0
         subparser = parser._subparsers._group_actions[0].choices[command]
@@ -67,9 +107,45 @@ def test_train_infer_info_on_digits(capsys, tmp_path, monkeypatch):
     assert code == 0 and "vae" in out and '"dataset": "digits"' in out
 
 
-def test_infer_with_too_many_trials_writes_nothing(capsys, tmp_path, monkeypatch):
+def test_infer_with_too_many_trials_trains_and_writes_nothing(capsys, tmp_path, monkeypatch, isolated_artifacts):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(["infer", "--dataset", "digits", "--nz", "2", "--profile", "smoke", "--device", "cpu",
                         "--no-progress", "--trials", "100000", "--out", "t.npz"], capsys)
-    assert code == 2 and "trials=100000" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "t.npz").exists()
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert re.search(r"trials=100000 is not allowed; only \d+ digits training images have label 6", err)
+    assert not (tmp_path / "t.npz").exists() and not isolated_artifacts.exists()   # no model was trained
+
+
+def test_infer_output_that_is_a_folder_is_refused_before_training(capsys, tmp_path, monkeypatch, isolated_artifacts):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.npz").mkdir()
+    code, _, err = run(["infer", "--dataset", "digits", "--nz", "2", "--profile", "smoke", "--out", "t.npz"], capsys)
+    assert code == 2 and "'t.npz' is not allowed; it is a folder" in err and not isolated_artifacts.exists()
+
+
+def test_version_is_the_package_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert code == 0 and out.strip() == f"vaedyn {version}"
+
+
+def test_help_of_sweep_and_book_describes_them(capsys):
+    code, out, _ = run(["sweep", "--help"], capsys)
+    assert code == 0 and out.startswith("usage: vaedyn sweep") and "--grid {fig8,fig9}" in out
+    code, out, _ = run(["book", "--help"], capsys)
+    assert code == 0 and out.startswith("usage: vaedyn book") and "--only CHAPTER" in out
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "--version" in out and all(c in out for c in ("train", "infer", "info", "sweep", "book"))
+
+
+def test_train_spread_trains_the_seed_spreads_model(monkeypatch, capsys):
+    """`make long-train` trains seeds 1 and 2 of the long profile's spread with `train --spread`."""
+    from vaedyn import cli
+    from vaedyn.config import get_profile
+
+    args = build_parser().parse_args(["train", "--profile", "long", "--dataset", "fashion_mnist", "--seed", "2",
+                                      "--spread"])
+    assert cli._config(args) == get_profile("long").spread_config("fashion_mnist", 2)
+    assert cli._config(args).last_epoch == 100
+    assert main(["train", "--profile", "long", "--spread", "--epochs", "5"]) == 2
+    assert "--spread trains the profile's seed-spread model as it is" in capsys.readouterr().err

@@ -72,3 +72,22 @@ def test_unknown_profile_and_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_seed_spread_of_the_profiles():
+    from vaedyn.config import PROFILES, Profile
+
+    for profile in PROFILES.values():
+        assert 0 in profile.spread_seeds and len(profile.spread_seeds) >= 2
+    assert PROFILES["quick"].spread_seeds == PROFILES["paper"].spread_seeds == (0, 1, 2)
+    long = PROFILES["long"]
+    assert long.spread_config("mnist", 2).last_epoch == long.spread_epochs == 100
+    assert long.spread_config("mnist", 0) == long.train_config("mnist").snapshot(100)   # seed 0's kept snapshot
+    assert 100 in long.snapshot_epochs
+    assert PROFILES["quick"].spread_config("fashion_mnist", 1) == PROFILES["quick"].train_config("fashion_mnist", seed=1)
+    with pytest.raises(ConfigError, match="spread_seeds"):
+        Profile(name="x", epochs=2, classifier_epochs=1, train_limit=None, trials_distance=1, trials_stages=1,
+                trials_classifier=1, steps=1, spread_seeds=(0, 0))
+    with pytest.raises(ConfigError, match="spread_epochs=3"):
+        Profile(name="x", epochs=2, classifier_epochs=1, train_limit=None, trials_distance=1, trials_stages=1,
+                trials_classifier=1, steps=1, spread_epochs=3)

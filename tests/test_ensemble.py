@@ -5,16 +5,11 @@ import pytest
 import torch
 
 from vaedyn.config import TrainConfig
-from vaedyn.data import load_dataset
-from vaedyn.ensemble import StackedVAE, ensemble_groups, train_ensemble
+from vaedyn.training.ensemble import StackedVAE, ensemble_groups, train_ensemble
 from vaedyn.model import VAE
-from vaedyn.objective import MemberGenerators, elbo_terms
-from vaedyn.train import build_model, train
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", "train", "cpu"), load_dataset("digits", "test", "cpu")
+from vaedyn.objective import elbo_terms
+from vaedyn.randomness import MemberGenerators
+from vaedyn.training.loop import build_model, train
 
 
 def members(**shared):
@@ -130,7 +125,7 @@ def test_members_need_one_input_size():
 
 def test_batched_evaluation_draws_what_each_lone_evaluation_draws(digits):
     """The CUDA path of train_ensemble evaluates all members at once; on CPU we can still check it."""
-    from vaedyn.train import evaluate, mean_metrics
+    from vaedyn.training.loop import evaluate, mean_metrics
 
     configs = members()
     vaes = [build_model(c, 64) for c in configs]

@@ -1,8 +1,11 @@
 import torch
 
-from vaedyn.concepts import concept_set
-from vaedyn.experiments import (HierarchySweep, LabelMap, distance_study, hierarchy_sweep, label_map, sem)
-from vaedyn.classifier import ClassifierCNN
+from vaedyn.analysis.concepts import concept_set
+from vaedyn.analysis.trials import sem
+from vaedyn.paper.fig3 import distance_study
+from vaedyn.paper.fig4 import HierarchySweep, hierarchy_sweep
+from vaedyn.paper.fig5 import LabelMap, label_map
+from vaedyn.training.classifier import ClassifierCNN
 from vaedyn.model import VAE
 
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vaedyn.geodesics import (INTERPOLATIONS, fisher_rao_distance, fisher_rao_geodesic, interpolations,
+from vaedyn.analysis.geodesics import (INTERPOLATIONS, fisher_rao_distance, fisher_rao_geodesic, interpolations,
                               steepest_step)
 from vaedyn.model import VAE
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from vaedyn.experiments import LabelMap
-from vaedyn.geometry import (captured_variance, correct_at_every_step, correct_step_counts, first_p_not_always_correct,
-                             first_p_without_recovery, label_map_rows, largest_p_always_correct, p_with_recovery,
-                             principal_plane, true_runs)
+from vaedyn.analysis.pca import captured_variance, principal_plane
+from vaedyn.paper.fig5 import (LabelMap, correct_at_every_step, correct_step_counts, first_p_not_always_correct,
+                               first_p_without_recovery, label_map_rows, largest_p_always_correct, p_with_recovery,
+                               true_runs)
 
 
 def label_map_from_majorities(majorities, p_grid, label=6):

@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from vaedyn.concepts import ConceptSet, concept_set
+from vaedyn.analysis.concepts import ConceptSet, concept_set
 from vaedyn.config import ConfigError
-from vaedyn.experiments import HierarchySweep, distance_study, hierarchy_sweep, seed_for
-from vaedyn.hierarchy import (argmin_mean, argmin_sem, check_labels, check_p_grid, receding, stage_spans, unresolved, class_mahalanobis, cluster_radius, endpoints,
-                              mean_curve_approaches, mean_curve_minimum, memory_earliest, stage_onsets,
-                              stages_in_order, trend, verdict)
-from vaedyn.inference import noisy_starts, repeated_inference
+from vaedyn.analysis.trials import run_trials
+from vaedyn.book.page import check_labels, check_p_grid
+from vaedyn.paper.fig3 import class_mahalanobis, cluster_radius, distance_study, mean_curve_approaches, mean_curve_minimum
+from vaedyn.paper.fig4 import (HierarchySweep, argmin_mean, argmin_sem, hierarchy_sweep, memory_earliest, receding,
+                               stage_onsets, stage_spans, stages_in_order, trend, unresolved)
 from vaedyn.model import VAE
 
 
@@ -46,14 +46,6 @@ def test_check_p_grid():
             check_p_grid(bad)
 
 
-def test_verdict_counts():
-    assert verdict(10, 10) == "reproduced"
-    assert verdict(0, 10) == "not reproduced"
-    assert verdict(3, 10) == "partly reproduced"
-    with pytest.raises(ValueError):
-        verdict(11, 10)
-
-
 def test_mean_curve_minimum_and_approach_of_a_dip_and_of_a_monotone_decay():
     dip = torch.tensor([5.0, 3.0, 1.0, 2.0, 4.0]).unsqueeze(1).repeat(1, 3)
     assert mean_curve_minimum(dip) == (2, 1.0)
@@ -80,12 +72,13 @@ def test_cluster_radius_is_the_median_member_distance():
 def test_class_mahalanobis_follows_the_trajectories_of_distance_study():
     model, images, labels, concepts = small_setup()
     study = distance_study(model, concepts, images, label=3, trials=12, p=0.2, steps=5, seed=7)
-    maha = class_mahalanobis(model, concepts, images, label=3, trials=12, p=0.2, steps=5, seed=7)
+    maha = class_mahalanobis(study.trials, concepts)
     assert maha.trajectory.shape == study.to_concept.shape == (6, 12)
     assert maha.members.shape == ((labels == 3).sum().item(),)
     assert (maha.trajectory >= 0).all() and torch.isfinite(maha.trajectory).all()
     # With p = 0 each z(0) is the memory vector of its start image, so its distance is one of the members'.
-    zero = class_mahalanobis(model, concepts, images, label=3, trials=12, p=0.0, steps=5, seed=7)
+    zero = class_mahalanobis(distance_study(model, concepts, images, label=3, trials=12, p=0.0, steps=5, seed=7).trials,
+                             concepts)
     gaps = (zero.trajectory[0].unsqueeze(1) - zero.members.unsqueeze(0)).abs().min(dim=1).values
     assert (gaps < 1e-4).all()
 
@@ -144,19 +137,18 @@ def test_trend_of_rising_flat_and_falling_values():
     assert trend(p, [4.0, 3.0, 2.0, 1.0]).rho == pytest.approx(-1.0)
 
 
-def test_endpoints_shapes_and_zero_noise_matches_the_sweep_trials():
+def test_endpoints_are_those_of_the_sweep_trials():
     model, images, labels, concepts = small_setup()
-    ends = endpoints(model, concepts, images, label=6, p_grid=[0.0, 0.5], trials=8, steps=4, seed=2)
+    sweep = hierarchy_sweep(model, concepts, images, label=6, p_grid=[0.0, 0.5], trials=8, steps=4, seed=2)
+    ends = sweep.endpoints
     assert ends.spread.shape == ends.last_move.shape == (2,)
     assert ends.nearest.shape == (2, 8) and ends.centres.shape == (2, 6)
     assert ends.class_spread > 0 and (ends.relative_spread() >= 0).all()
     assert ends.true_fraction().shape == (2,) and len(ends.majority()) == 2
     assert ends.centre_distances().shape == (2, 2)
-    # Each p uses seed_for(seed, p), as hierarchy_sweep does, so both see the same trials.
-    starts = noisy_starts(images, labels, 6, 8, 0.5, "swap", seed=seed_for(2, 0.5))
-    end = repeated_inference(model, starts.x0, 4).z[-1]
+    # run_trials with the same arguments gives the same trials (its seed depends on seed, label and p only).
+    end = run_trials(model, images, labels, 6, 8, 0.5, 4, "swap", seed=2).z[-1]
     assert torch.allclose(ends.centres[1], end.mean(dim=0))
-    sweep = hierarchy_sweep(model, concepts, images, label=6, p_grid=[0.0, 0.5], trials=8, steps=4, seed=2)
     to_abstract = torch.linalg.vector_norm(end - concepts.abstract, dim=-1)
     assert (to_abstract >= sweep.min_distance["abstract"][1] - 1e-6).all()
 
@@ -168,7 +160,36 @@ def test_endpoints_of_a_map_with_one_fixed_point_have_no_spread():
         for name, param in model.named_parameters():
             if name.startswith("dec") and "weight" in name:
                 param.zero_()
-    ends = endpoints(model, concepts, images, label=1, p_grid=[0.2, 0.6], trials=10, steps=3)
+    ends = hierarchy_sweep(model, concepts, images, label=1, p_grid=[0.2, 0.6], trials=10, steps=3).endpoints
     assert torch.allclose(ends.spread, torch.zeros(2), atol=1e-5)
     assert torch.allclose(ends.last_move, torch.zeros(2), atol=1e-5)
     assert len(set(ends.nearest.flatten().tolist())) == 1
+
+
+def test_a_straight_path_never_passes_closer_than_its_segment_and_a_bent_one_does():
+    from vaedyn.analysis.distances import is_approaching, passes_closer_than_segment, segment_distance
+
+    target = torch.tensor([0.0, 1.0])
+    line = torch.stack([torch.tensor([-1.0 + 0.2 * t, 0.0]) for t in range(11)]).unsqueeze(1)   # (11, 1, 2)
+    assert not passes_closer_than_segment(line, target).item()
+    assert is_approaching(torch.linalg.vector_norm(line - target, dim=-1)).item()   # the paper's criterion holds
+    bent = line.clone()
+    bent[5, 0, 1] = 0.8                                                              # a detour towards the target
+    assert passes_closer_than_segment(bent, target).item()
+    assert segment_distance(line[0], line[-1], target).item() == pytest.approx(1.0)
+
+
+def test_figure_3_summary_has_one_value_per_class_and_reading_independent_keys():
+    from vaedyn.paper import fig3
+
+    model, images, labels, concepts = small_setup()
+    result = fig3.run(model, concepts, images, trials=12, p=0.2, steps=5, noise="flip", seed=1)
+    values = fig3.summary(result, concepts)
+    assert values["noise"] == "flip" and values["trials"] == 12
+    for key in ("approaching_fraction_concept", "strict_fraction_concept", "segment_fraction_concept",
+                "other_concepts_segment_fraction_max", "argmin_step_mean_concept", "dip_depth_relative"):
+        assert len(values[key]) == 10
+    assert all(0 <= s <= g <= 1 for s, g in zip(values["strict_fraction_concept"], values["segment_fraction_concept"]))
+    assert result.other_concepts[3].shape == (12, 10)
+    # The control's own column is the class's own "closer than the straight path" share.
+    assert result.other_concepts[3][:, 3].float().mean().item() == pytest.approx(values["segment_fraction_concept"][3])

@@ -5,7 +5,7 @@ import torch
 
 from conftest import hand_built_vae
 from vaedyn.config import ConfigError
-from vaedyn.inference import noisy_starts, repeated_inference
+from vaedyn.analysis.inference import noisy_starts, repeated_inference
 from vaedyn.model import VAE
 
 

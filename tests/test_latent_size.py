@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from vaedyn.concepts import concept_set
+from vaedyn.analysis.concepts import concept_set
 from vaedyn.config import TrainConfig
-from vaedyn.latent_size import (attraction_counts, by_latent_size, importance_weighted_test_nll, levelling_off,
+from vaedyn.paper.latent_size import (attraction_counts, by_latent_size, importance_weighted_test_nll, levelling_off,
                                 select_hyperparameters)
 from vaedyn.model import VAE
 from vaedyn.objective import bernoulli_log_likelihood, elbo_terms, importance_weighted_log_likelihood

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from vaedyn import markov
-from vaedyn.concepts import concept_set
+from vaedyn.analysis import markov
+from vaedyn.analysis.concepts import concept_set
 from vaedyn.config import ConfigError
-from vaedyn.inference import repeated_inference
+from vaedyn.analysis.inference import repeated_inference
 from vaedyn.model import VAE
 
 

@@ -2,11 +2,11 @@
 import pytest
 
 from conftest import requires_mnist
-from vaedyn.concepts import concept_set
+from vaedyn.analysis.concepts import concept_set
 from vaedyn.config import get_profile
 from vaedyn.data import load_dataset
-from vaedyn.inference import noisy_starts, repeated_inference
-from vaedyn.store import get_or_train
+from vaedyn.analysis.inference import noisy_starts, repeated_inference
+from vaedyn.training.store import get_or_train
 
 pytestmark = [pytest.mark.slow, requires_mnist]
 

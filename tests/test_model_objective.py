@@ -1,7 +1,11 @@
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as F
 
 from vaedyn.model import VAE
 from vaedyn.objective import bernoulli_log_likelihood, elbo_terms, gaussian_kl, reparameterize
@@ -89,6 +93,43 @@ def test_bernoulli_log_likelihood_passes_gradcheck_in_float64():
     logits = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     x = torch.rand(5, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda l: bernoulli_log_likelihood(l, x), (logits,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bernoulli_log_likelihood_equals_the_stock_kernel_in_value_and_gradient(dtype):
+    """Same value and gradient as F.binary_cross_entropy_with_logits, with x broadcast over L samples
+    of z; the stock fused kernel is what runs on every device (on CUDA the better choice, and on CPU
+    the 1500-epoch runs' arithmetic, vae code version 3)."""
+    generator = torch.Generator().manual_seed(1)
+    logits = (6 * torch.randn(2, 5, 40, generator=generator, dtype=dtype)).requires_grad_()
+    x = torch.rand(5, 40, generator=generator, dtype=dtype)
+    ours = bernoulli_log_likelihood(logits, x)
+    (our_grad,) = torch.autograd.grad(ours.sum(), logits)
+    stock = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+    (stock_grad,) = torch.autograd.grad(stock.sum(), logits)
+    assert ours.shape == (2, 5) and ours.dtype == dtype
+    assert torch.equal(ours, stock) and torch.equal(our_grad, stock_grad)
+
+
+def test_the_benchmarks_hand_written_likelihood_is_the_same_function():
+    """The B of benchmarks/train_throughput.py's A/B (vae code version 2's kernel) computes what vaedyn's
+    does, value and gradient, so the A/B times two ways of one computation."""
+    spec = importlib.util.spec_from_file_location(
+        "train_throughput", Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    generator = torch.Generator().manual_seed(2)
+    logits = (8 * torch.randn(2, 6, 30, generator=generator, dtype=torch.float64)).requires_grad_()
+    x = torch.rand(6, 30, generator=generator, dtype=torch.float64)
+    for fn in (bernoulli_log_likelihood, benchmark.hand_written_likelihood):
+        assert torch.autograd.gradcheck(lambda l: fn(l, x), (logits,))
+    hand, stock = benchmark.hand_written_likelihood(logits, x), bernoulli_log_likelihood(logits, x)
+    torch.testing.assert_close(hand, stock, rtol=1e-12, atol=1e-10)
+    torch.testing.assert_close(torch.autograd.grad(hand.sum(), logits)[0],
+                               torch.autograd.grad(stock.sum(), logits)[0], rtol=1e-12, atol=1e-12)
+    report = benchmark.likelihood_report({"stock_eager": 0.5, "stock_compiled": 0.4, "hand_eager": 0.75,
+                                          "hand_compiled": 0.4})
+    assert report.splitlines()[-1] == "bernoulli likelihood, hand / stock: eager=1.50 compiled=1.00"
 
 
 def test_bernoulli_log_likelihood_has_the_analytic_gradient_where_the_sigmoid_saturates():

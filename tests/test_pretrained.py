@@ -7,11 +7,11 @@ import pytest
 import safetensors
 import torch
 
-from vaedyn import pretrained, store
+from vaedyn.training import pretrained, store
 from vaedyn.config import TrainConfig
-from vaedyn.store import CorruptArtifactError, TrainedVAE, get_or_train
+from vaedyn.training.store import CorruptArtifactError, TrainedVAE, get_or_train
 
-train_module = importlib.import_module("vaedyn.train")  # the package re-exports a function named train
+train_module = importlib.import_module("vaedyn.training.loop")  # the package re-exports a function named train
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = TrainConfig(dataset="digits", nz=3, hidden=16, epochs=2)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from vaedyn import representations as rep
+from vaedyn.analysis import representations as rep
 from vaedyn.config import ConfigError
 from vaedyn.model import VAE
 

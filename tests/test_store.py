@@ -4,11 +4,11 @@ import importlib
 import pytest
 import torch
 
-from vaedyn import store
+from vaedyn.training import store
 from vaedyn.config import ClassifierConfig, TrainConfig
-from vaedyn.store import CorruptArtifactError, config_key, get_or_train, list_artifacts
+from vaedyn.training.store import CorruptArtifactError, config_key, get_or_train, list_artifacts
 
-train_module = importlib.import_module("vaedyn.train")  # the package re-exports a function named train
+train_module = importlib.import_module("vaedyn.training.loop")  # the package re-exports a function named train
 
 
 @pytest.mark.parametrize("field, value", [

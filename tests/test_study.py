@@ -1,15 +1,14 @@
 """The study plan of chapters 09-11: kept snapshots are the shorter runs they are stored as."""
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
 
-from vaedyn import study, sweep
+from vaedyn.training import study, sweep
 from vaedyn.config import ConfigError, StudyPlan, TrainConfig, get_profile
 from vaedyn.data import load_dataset
-from vaedyn.store import artifact_root, load_vae
-from vaedyn.train import train
+from vaedyn.training.store import artifact_root, load_vae
+from vaedyn.training.loop import train
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@ import importlib
 
 import pytest
 
-from vaedyn import cli, sweep
+from vaedyn import cli
+
+from vaedyn.training import sweep
 from vaedyn.config import ConfigError, get_profile
-from vaedyn.store import get_or_train, vae_status
+from vaedyn.training.store import get_or_train, vae_status
 
 GRID = get_profile("smoke").grid("fig9")   # 8 members in 4 (lr, batch) groups of 2 latent sizes
 
@@ -43,7 +45,7 @@ def test_members_load_through_the_lone_run_path(monkeypatch):
     sweep.run_sweep("smoke", "fig8", "digits", shard=(1, 1), device="cpu", progress=False)
     config = get_profile("smoke").grid("fig8").configs("digits")[0]
     assert vae_status(config) == "done"
-    monkeypatch.setattr(importlib.import_module("vaedyn.train"), "train", lambda *a, **k: pytest.fail("the store trained instead of loading"))
+    monkeypatch.setattr(importlib.import_module("vaedyn.training.loop"), "train", lambda *a, **k: pytest.fail("the store trained instead of loading"))
     trained = get_or_train(config, device="cpu", progress=False)
     assert trained.model.nz == config.nz and len(trained.history) == config.epochs
     models = sweep.grid_models("smoke", "fig8", "digits", device="cpu", train_missing=False)
@@ -51,7 +53,7 @@ def test_members_load_through_the_lone_run_path(monkeypatch):
 
 
 def test_diverged_members_are_recorded_not_retrained(monkeypatch):
-    from vaedyn.ensemble import MemberResult
+    from vaedyn.training.ensemble import MemberResult
 
     def all_diverge(members, **kwargs):
         return [MemberResult(config=c, history=[], model=None, diverged_in_epoch=1) for c in members]

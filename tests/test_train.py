@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaedyn.data import load_dataset
-from vaedyn.train import TrainingDivergedError, train
+from vaedyn.training.loop import TrainingDivergedError, train
 
 
 def weights(model):

@@ -4,9 +4,9 @@ import dataclasses
 import pytest
 import torch
 
-from vaedyn.config import ConfigError, TrainConfig, get_profile
-from vaedyn.store import config_key, get_or_train, load_vae, vae_status
-from vaedyn.train import train
+from vaedyn.config import ConfigError, get_profile
+from vaedyn.training.store import config_key, get_or_train, load_vae, vae_status
+from vaedyn.training.loop import train
 
 
 def test_a_compiled_run_ends_near_the_eager_run_and_is_its_own_artifact(tiny_config):

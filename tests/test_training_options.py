@@ -7,10 +7,10 @@ import torch
 
 from vaedyn.config import ConfigError, TrainConfig, kl_weight
 from vaedyn.data import load_dataset
-from vaedyn.ensemble import train_ensemble
+from vaedyn.training.ensemble import train_ensemble
 from vaedyn.objective import renyi_bound
-from vaedyn.store import config_key
-from vaedyn.train import train
+from vaedyn.training.store import config_key
+from vaedyn.training.loop import train
 
 
 @pytest.fixture(scope="module")

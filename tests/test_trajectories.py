@@ -1,10 +1,9 @@
-import numpy as np
 import pytest
 import torch
 
 from vaedyn.config import ConfigError
-from vaedyn.dynamics import windowed_pca
-from vaedyn.trajectories import (TwoGroups, Valley, branching_curve, check_schedule, embed_over_time, label_counts,
+from vaedyn.analysis.pca import windowed_pca
+from vaedyn.paper.fig2 import (TwoGroups, Valley, branching_curve, check_schedule, embed_over_time, label_counts,
                                  label_fractions, project, reference_clouds, settling_step, snapshot_times, split_in_two,
                                  valley, valley_occupancy)
 
@@ -103,7 +102,7 @@ def test_label_counts_and_fractions():
 
 
 def test_image_slant_of_lines():
-    from vaedyn.trajectories import image_slant
+    from vaedyn.paper.fig2 import image_slant
 
     side = 9
     upright, forward, backward = (torch.zeros(side, side) for _ in range(3))

@@ -1,15 +1,23 @@
 """Command line: `python -m vaedyn train | infer | info | sweep | book`; `--help` on each documents every option.
 
-Every argument is validated before anything is trained or written; a bad one exits with
-status 2 and one line that names the value and what is allowed.
+Every argument is validated before anything is trained or written (options one by one as they
+are parsed, then the checks that need several of them or the data, in `_check`); a bad one exits
+with status 2 and one line that names the value and what is allowed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS, ConfigError, check_probability
+from .randomness import RESUME_POLICIES
+
+CROSS_DEVICE_HELP = ("a checkpoint written on another kind of device (cpu vs cuda): reseed = resume it, weights and "
+                     "optimizer exactly, the random stream re-seeded from the checkpoint (recorded in meta.json); "
+                     "stop = exit naming both devices (default: reseed)")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -32,6 +40,17 @@ def _int_at_least(minimum: int):
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+SEED_LIMIT = 2**32   # seeds are scaled (e.g. by 1_000_003 for trials) and must stay within torch's 64 bits
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; a seed is an integer in [0, {SEED_LIMIT - 1}]")
+    return value
 
 
 def _non_negative_float(text: str) -> float:
@@ -77,7 +96,7 @@ def _device(text: str) -> str:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from .sweep import parse_shard
+    from .training.sweep import parse_shard
 
     try:
         return parse_shard(text)
@@ -88,7 +107,30 @@ def _shard(text: str) -> tuple[int, int]:
 def _output_path(text: str) -> str:
     if not text.endswith(".npz"):
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; the output file must end in .npz")
+    _writable(text, kind="file")
     return text
+
+
+def _output_folder(text: str) -> str:
+    _writable(text, kind="folder")
+    return text
+
+
+def _writable(text: str, kind: str) -> None:
+    """`text` can be created as a `kind` ('file' or 'folder'): it is not the other kind already, and
+    its nearest existing ancestor is a writable folder. Checked before training, not after it."""
+    path = Path(text)
+    if kind == "file" and path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it is a folder, give a file name")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; it is a file, give a folder")
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; {ancestor} is not writable")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +140,11 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="training budget: smoke (seconds), quick (CPU book), long (the paper's main models on CPU), "
                              "paper (1500 epochs everywhere) (default: quick)")
     parser.add_argument("--epochs", type=_positive_int, default=None, help="override the profile's epochs")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and noise (default: 0)")
+    parser.add_argument("--spread", action="store_true",
+                        help="the seed spread's model of this seed: the profile's main model stopped where the "
+                             "profile's seed spread stops (long: after 100 of 1500 epochs)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help=f"seed of initialisation, data order and noise, 0 to {SEED_LIMIT - 1} (default: 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (reference) or bf16 autocast (faster) (default: fp32)")
     parser.add_argument("--kl-warmup-epochs", type=_non_negative_int, default=0,
@@ -106,11 +152,14 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renyi-alpha", type=_non_negative_float, default=1.0,
                         help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted (default: 1)")
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--cross-device", choices=RESUME_POLICIES, default="reseed", help=CROSS_DEVICE_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="vaedyn", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vaedyn {_version()}",
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     train = commands.add_parser("train", help="train a VAE, or load it from the artifact store")
@@ -140,36 +189,123 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-members", type=_positive_int, default=None,
                        help="largest ensemble trained at once (default: a whole group)")
     sweep.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    sweep.add_argument("--cross-device", choices=RESUME_POLICIES, default="reseed", help=CROSS_DEVICE_HELP)
     sweep.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     book = commands.add_parser("book", help="execute the book's notebooks with papermill into book/")
     book.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="budget of every chapter (default: quick)")
     book.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    book.add_argument("--seed", type=int, default=0, help="seed passed to every chapter (default: 0)")
-    book.add_argument("--out", default="book", help="folder of the executed pages (default: book)")
-    book.add_argument("--results", default=None, help="folder of the results JSON files (default: OUT/results)")
+    book.add_argument("--seed", type=_seed, default=0,
+                      help=f"seed passed to every chapter, 0 to {SEED_LIMIT - 1} (default: 0)")
+    book.add_argument("--out", type=_output_folder, default="book", help="folder of the executed pages (default: book)")
+    book.add_argument("--results", type=_output_folder, default=None,
+                      help="folder of the results JSON files (default: OUT/results)")
     book.add_argument("--only", nargs="+", default=None, metavar="CHAPTER",
-                      help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages")
+                      help="run only these chapters, e.g. 03_concept_distances or fashion_mnist/04_hierarchy_stages; "
+                           "'spread' for the seed spread's runs (or spread/NAME, spread/seed-1/mnist/NAME)")
+    book.add_argument("--jobs", type=_positive_int, default=1,
+                      help="worker processes that run pages side by side, each with its share of the CPU "
+                           "threads (default: 1)")
+    book.add_argument("--notebooks", default=None, help="folder of the source notebooks (default: the project's)")
     return parser
 
 
-def _trained(args):
-    from .config import get_profile
-    from .store import get_or_train
+def _version() -> str:
+    """The installed distribution's version; the package's own when run from a source tree."""
+    from importlib import metadata
 
-    profile = get_profile(args.profile)
+    try:
+        return metadata.version("vaedyn")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+        return __version__
+
+
+def _config(args):
+    """The TrainConfig of a train/infer command (ConfigError for a combination no config allows)."""
+    from .config import get_profile
+
     overrides = {"precision": args.precision, "kl_warmup_epochs": args.kl_warmup_epochs,
                  "renyi_alpha": args.renyi_alpha}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    config = profile.train_config(args.dataset, args.nz, args.seed, **overrides)
-    return get_or_train(config, device=args.device, progress=not args.no_progress)
+    profile = get_profile(args.profile)
+    if args.spread:
+        if args.epochs is not None or args.nz != 100:
+            raise ConfigError("--spread trains the profile's seed-spread model as it is; it takes no --epochs and "
+                              f"no --nz other than 100 (got epochs={args.epochs!r}, nz={args.nz!r})")
+        overrides["stop_epoch"] = profile.spread_epochs
+    return profile.train_config(args.dataset, args.nz, args.seed, **overrides)
+
+
+def _check(args) -> None:
+    """The checks that need several options or the data, before any training or writing: the
+    train/infer config; infer's trials against the training images of its label; sweep's grid in
+    its profile; book's chapters and notebooks. Raises ConfigError."""
+    from .config import get_profile
+
+    if args.command in ("train", "infer"):
+        _config(args)
+    if args.command == "infer":
+        from .data import load_dataset
+
+        available = int((load_dataset(args.dataset, "train", "cpu").y == args.label).sum())
+        if args.trials > available:
+            raise ConfigError(f"trials={args.trials} is not allowed; only {available} {args.dataset} training "
+                              f"images have label {args.label}")
+    if args.command == "sweep" and get_profile(args.profile).grid(args.grid) is None:
+        raise ConfigError(f"grid={args.grid!r} is not allowed with profile={args.profile!r}; it defines no such grid")
+    if args.command == "book":
+        from .book.chapters import CHAPTERS, select_runs
+        from .files import project_path
+
+        select_runs(get_profile(args.profile), args.only)
+        folder = Path(args.notebooks) if args.notebooks else project_path("notebooks")
+        missing = sorted({c.notebook for c in CHAPTERS if not (folder / f"{c.notebook}.ipynb").exists()})
+        if missing:
+            raise ConfigError(f"{folder / missing[0]}.ipynb is missing (looked in {folder.absolute()}); give the "
+                              "folder of the source notebooks with --notebooks")
+
+
+def _trained(args):
+    from .training.store import get_or_train
+
+    return get_or_train(_config(args), device=args.device, progress=not args.no_progress,
+                        cross_device=args.cross_device)
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """Errors a run can end in that are the user's to act on (a damaged or foreign artifact, a
+    diverged training, missing data): printed as one line, not a traceback. Imported here: they need torch."""
+    from .data import DataUnavailableError
+    from .randomness import ForeignCheckpointError
+    from .training.integrity import CorruptArtifactError
+    from .training.loop import TrainingDivergedError
+    from .training.pretrained import StaleWeightsError
+
+    return CorruptArtifactError, DataUnavailableError, ForeignCheckpointError, StaleWeightsError, TrainingDivergedError
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        _check(args)
+        return _run(args)
+    except ConfigError as error:
+        print(f"vaedyn {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except _failures() as error:
+        print(f"vaedyn {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
-        from .store import artifact_root, list_artifacts
+        from .training.store import artifact_root, list_artifacts
 
         records = list_artifacts()
         if not records:
@@ -183,32 +319,25 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "sweep":
         from .config import get_profile
-        from .sweep import run_sweep, sweep_status
+        from .training.sweep import run_sweep, sweep_status
 
         if args.shard is None:
             status = sweep_status(get_profile(args.profile).grid(args.grid), args.dataset)
         else:
             status = run_sweep(args.profile, args.grid, args.dataset, shard=args.shard, device=args.device,
-                               progress=not args.no_progress, max_members=args.max_members)
+                               progress=not args.no_progress, max_members=args.max_members,
+                               cross_device=args.cross_device)
         print(status.summary())
         return 0 if status.complete else 1
 
     if args.command == "book":
         from .book import build
 
-        try:
-            build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
-                  only=args.only, seed=args.seed)
-        except ConfigError as error:
-            print(f"vaedyn book: error: {error}", file=sys.stderr)
-            return 2
+        build(profile=args.profile, device=args.device, book_dir=args.out, results_dir=args.results,
+              notebooks_dir=args.notebooks, only=args.only, seed=args.seed, jobs=args.jobs)
         return 0
 
-    try:
-        trained = _trained(args)
-    except ConfigError as error:
-        print(f"vaedyn {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    trained = _trained(args)
     if args.command == "train":
         print(f"artifact: {trained.path}")
         print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
@@ -219,16 +348,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data import load_dataset
     from .files import atomic_savez
-    from .inference import noisy_starts, repeated_inference
+    from .analysis.trials import run_trials
 
     data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device)
-    try:
-        starts = noisy_starts(data.x, data.y, args.label, args.trials, args.p, args.noise, args.seed)
-    except ConfigError as error:
-        print(f"vaedyn infer: error: {error}", file=sys.stderr)
-        return 2
-    trajectory = repeated_inference(trained.model, starts.x0, args.steps, record_x=args.record_x)
-    arrays = {"z": trajectory.z.cpu().numpy(), "indices": starts.indices.cpu().numpy(),
+    trajectory = run_trials(trained.model, data.x, data.y, args.label, args.trials, args.p, args.steps, args.noise,
+                            args.seed, record_x=args.record_x)
+    arrays = {"z": trajectory.z.cpu().numpy(), "indices": trajectory.indices.cpu().numpy(),
               "label": np.int64(args.label), "p": np.float64(args.p), "noise": np.str_(args.noise),
               "model_key": np.str_(trained.path.name)}
     if args.record_x:

@@ -310,6 +310,26 @@ class Profile:
     compile: bool = False               # TrainConfig.compile of the main models
     # Epochs (1-based) after which the main model is kept as well (`TrainConfig.snapshot`).
     snapshot_epochs: tuple[int, ...] = ()
+    # The seed spread: the main model trained with each of these seeds, chapters 02-06 run on each,
+    # and every main-model claim counts the seeds that reproduce it. `spread_epochs` stops those
+    # models early (same schedule, `TrainConfig.stop_epoch`) where full runs do not fit the budget;
+    # None: the profile's own epochs, so seed 0's run is the record itself.
+    spread_seeds: tuple[int, ...] = (0,)
+    spread_epochs: int | None = None
+    spread_datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+
+    def __post_init__(self):
+        if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
+                                        for s in self.spread_seeds) or len(set(self.spread_seeds)) < len(self.spread_seeds):
+            raise ConfigError(f"profile {self.name}: spread_seeds={self.spread_seeds!r} is not allowed; give one or "
+                              "more distinct integer seeds >= 0")
+        for dataset in self.spread_datasets:
+            _check_choice("spread_datasets", dataset, DATASETS)
+        if self.spread_epochs is not None:
+            _check_positive_int("spread_epochs", self.spread_epochs)
+            if self.spread_epochs > self.epochs:
+                raise ConfigError(f"profile {self.name}: spread_epochs={self.spread_epochs!r} is not allowed; it must "
+                                  f"be <= epochs={self.epochs}")
 
     def grid(self, name: str) -> SweepGrid:
         _check_choice("grid", name, SWEEP_GRIDS)
@@ -319,6 +339,10 @@ class Profile:
         """The profile's main model (any field can be overridden, e.g. `epochs` from the CLI)."""
         return TrainConfig(**{"dataset": dataset, "nz": nz, "seed": seed, "epochs": self.epochs,
                               "train_limit": self.train_limit, "compile": self.compile, **overrides})
+
+    def spread_config(self, dataset: str, seed: int) -> TrainConfig:
+        """The main model of one seed of the seed spread (stopped after `spread_epochs` when set)."""
+        return self.train_config(dataset, seed=seed, stop_epoch=self.spread_epochs)
 
     def classifier_config(self, dataset: str = "mnist", seed: int = 0) -> ClassifierConfig:
         return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed,
@@ -352,21 +376,25 @@ PROFILES: dict[str, Profile] = {
                        epochs=1, train_limit=500),
         iw_samples=4, iw_examples=100, snapshot_epochs=(1,),
         study=StudyPlan(epochs=2, snapshot_epochs=(1,), kl_sizes=(2, 5), warmup_nz=5, warmup_epochs=1,
-                        renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500)),
+                        renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
+        spread_seeds=(0, 1)),
     "quick": Profile(
-        name="quick", epochs=40, classifier_epochs=3, train_limit=None,
-        trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
-        description="CPU book: the main model trains for 40 epochs on full MNIST (about 5-10 min on 2 cores)",
-        # The latent-size grids must fit the whole quick book in 30 min: about 3 min of training per
-        # dataset for both, on the first 10 000 training images (fig8 measured 106 s on MNIST). Fig. 9's
-        # quick grid leaves out batch size 50, the slowest (with it, 132 s instead of about 70 s), to make
-        # room for chapters 09-11.
+        name="quick", epochs=10, classifier_epochs=2, train_limit=None,
+        trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
+        p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
+        description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
+                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p"),
+        # The whole quick book, seed spread included, must fit 30 min on 2 cores. Measured on the
+        # first such build (2026-11-21, beside other work): chapters 02-06 took about 470 s per model,
+        # 250 s of it chapter 05's CNN labelling 160 000 images at 50 trials, so Fig. 5 gets 20 trials,
+        # the CNN 2 epochs and the spread MNIST only. The latent-size grids train on the first 10 000
+        # images; Fig. 9's leaves out batch size 50, the slowest.
         fig8=SweepGrid("fig8", nz=(2, 3, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
-                       batch_sizes=(100,), epochs=5, train_limit=10_000),
+                       batch_sizes=(100,), epochs=3, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=(100, 200), epochs=2, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
-        study=QUICK_STUDY, snapshot_epochs=(5, 10, 20)),
+        study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",)),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -375,9 +403,12 @@ PROFILES: dict[str, Profile] = {
                      "compiled with torch.compile, kept after 10 ... 1500 epochs, with the paper's trial counts. "
                      "Differs from paper in the latent-size grids (see LONG_GRID_NOTE), in Fig. 9's importance-weighted "
                      "estimate (k = 1000 on 2000 test images; paper profile: k = 2000 on all) and in chapters 09-11, "
-                     "which use quick's study plan"),
+                     "which use quick's study plan, and in the seed spread, which compares seeds 0-2 after 100 epochs"),
         fig8=LONG_FIG8, fig9=LONG_FIG9, iw_samples=1000, iw_examples=2000,
-        study=QUICK_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000)),
+        study=QUICK_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000),
+        # Seeds 1 and 2 for 1500 epochs would cost another 14 h of CPU per dataset; the spread compares
+        # all three seeds after the first 100 epochs of the same schedule (seed 0: its kept snapshot).
+        spread_seeds=(0, 1, 2), spread_epochs=100),
     "paper": Profile(
         name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -390,7 +421,8 @@ PROFILES: dict[str, Profile] = {
         # Peşte et al. train 1000 epochs with k = 30, 40, 50 latent units.
         study=StudyPlan(epochs=1000, snapshot_epochs=(1, 10, 100), kl_sizes=(2, 10, 20, 30, 50), warmup_nz=30,
                         warmup_epochs=10, renyi_sizes=(30, 40, 50), alphas=(0.0, 0.25, 0.5, 0.75),
-                        n_samples=5)),
+                        n_samples=5),
+        spread_seeds=(0, 1, 2)),
 }
 
 

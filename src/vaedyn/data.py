@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .config import DATASETS, ConfigError, _check_choice
+from .files import project_path
 
 SPLITS = ("train", "test")
 _TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
@@ -54,8 +55,9 @@ class Dataset:
 
 
 def data_root() -> Path:
-    """Folder that holds `MNIST/raw`, `FashionMNIST/raw`: $VAEDYN_DATA, default ./data."""
-    return Path(os.environ.get("VAEDYN_DATA", "data"))
+    """Folder that holds `MNIST/raw`, `FashionMNIST/raw`: $VAEDYN_DATA, default the project's data/
+    (whatever the working directory)."""
+    return Path(os.environ.get("VAEDYN_DATA") or project_path("data"))
 
 
 def load_dataset(name: str = "mnist", split: str = "train", device: str | torch.device = "cpu",

@@ -10,6 +10,19 @@ from pathlib import Path
 import torch
 
 
+def project_root() -> Path | None:
+    """The repository this package runs from (an editable install or `PYTHONPATH=src`), or None for an
+    installed copy. Default folders (data, artifacts, the book) live there, so a notebook or command
+    finds them from any working directory."""
+    root = Path(__file__).resolve().parents[2]          # src/vaedyn/files.py -> the checkout
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "vaedyn").is_dir() else None
+
+
+def project_path(name: str) -> Path:
+    """`name` under the project's root; under the working directory for an installed copy."""
+    return (project_root() or Path.cwd()) / name
+
+
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

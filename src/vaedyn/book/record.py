@@ -1,0 +1,115 @@
+"""What an executed record holds and how the pages read it: the results files (the record's and the
+seed spread's), the spread's run times, each page's papermill timing, and the profiles as a table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..files import atomic_write_json
+from .chapters import CHAPTERS, Chapter, spread_runs_needed
+
+
+def load_results(results_dir: str | Path) -> list[dict]:
+    """Every results file under `results_dir`, in path order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(results_dir).glob("*/*.json"))]
+
+
+def spread_results_dir(results_dir: str | Path, seed: int) -> Path:
+    return Path(results_dir) / "spread" / f"seed-{seed}"
+
+
+def record_spread_time(results_dir: str | Path, chapter: Chapter, seconds: float, profile: str) -> None:
+    """Keep a spread run's wall time beside its results (its page is not kept): one file per seed, out of
+    reach of `load_results`, which reads DATASET/NAME.json only."""
+    path = spread_results_dir(results_dir, chapter.spread_seed) / "wall_time.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[f"{chapter.dataset}/{chapter.notebook}"] = {"seconds": round(seconds, 1), "profile": profile}
+    atomic_write_json(dict(sorted(times.items())), path)
+
+
+def spread_wall_time(results_dir: str | Path, profile: str | None = None) -> dict[str, float]:
+    """Seconds per run of the seed spread, by run name, as the runner recorded them (all profiles' or
+    one's; {} before any)."""
+    times = {}
+    for path in sorted((Path(results_dir) / "spread").glob("seed-*/wall_time.json")):
+        for run, entry in json.loads(path.read_text()).items():
+            if profile is None or entry["profile"] == profile:
+                times[f"spread/{path.parent.name}/{run}"] = entry["seconds"]
+    return times
+
+
+def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, profile: str) -> dict[str, float]:
+    """How long each run took the last time it ran under `profile` in this record (pages: papermill's
+    duration; spread runs: `spread_wall_time`), by `Chapter.name()`: what the time-left estimate uses."""
+    import nbformat
+
+    spread = spread_wall_time(results_dir, profile)
+    seconds = {}
+    for chapter in runs:
+        if chapter.spread_seed is not None:
+            if chapter.name() in spread:
+                seconds[chapter.name()] = spread[chapter.name()]
+            continue
+        path = chapter.output(book_dir)
+        if path.exists():
+            meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+            if meta.get("parameters", {}).get("profile") == profile and meta.get("duration"):
+                seconds[chapter.name()] = float(meta["duration"])
+    return seconds
+
+
+def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
+    """The results files of every seed of `profile`'s spread that has any: {seed: results}. Seed 0 at the
+    profile's own epochs reads the record's results (see `spread_runs_needed`)."""
+    rerun = set(spread_runs_needed(profile))
+    spread = {seed: load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir)
+              for seed in profile.spread_seeds}
+    return {seed: results for seed, results in spread.items() if results}
+
+
+def profile_rows() -> list[dict]:
+    """One row of plain text per profile, for the reproducibility page."""
+    from ..config import PROFILES
+
+    def grid(g) -> str:
+        if g is None:
+            return "-"
+        images = "all" if g.train_limit is None else f"{g.train_limit:,}"
+        return (f"N_z {', '.join(map(str, g.nz))}; {len(g.seeds)} seed(s) x {len(g.schedules)} schedule(s) x "
+                f"batch {', '.join(map(str, g.batch_sizes))}; {g.epochs} epochs on {images} images")
+
+    rows = []
+    for p in PROFILES.values():
+        step = round(p.p_grid[1] - p.p_grid[0], 3) if len(p.p_grid) > 1 else "-"
+        rows.append({
+            "profile": p.name,
+            "main model": f"{p.epochs} epochs on {'all' if p.train_limit is None else f'{p.train_limit:,}'} images"
+                          + (", compiled" if p.compile else ""),
+            "classifier": f"{p.classifier_epochs} epochs",
+            "trials (Fig. 3 / 4 / 5)": f"{p.trials_distance} / {p.trials_stages} / {p.trials_classifier}",
+            "steps T": p.steps,
+            "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
+            "seed spread": f"seeds {', '.join(map(str, p.spread_seeds))}"
+                           + ("" if p.spread_epochs is None else f", after {p.spread_epochs} epochs"),
+            "Fig. 8 grid": grid(p.fig8), "Fig. 9 grid": grid(p.fig9),
+            "use": p.description,
+        })
+    return rows
+
+
+def record_summary(book_dir: str | Path) -> list[dict]:
+    """One row per executed page under `book_dir`: its parameters and papermill's timing."""
+    import nbformat
+
+    rows = []
+    for chapter in CHAPTERS:
+        path = chapter.output(Path(book_dir))
+        if not path.exists():
+            continue
+        meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+        parameters = meta.get("parameters", {})
+        rows.append({"page": str(path.relative_to(book_dir)), "profile": parameters.get("profile"),
+                     "dataset": parameters.get("dataset", "-"), "device": parameters.get("device"),
+                     "started": (meta.get("start_time") or "")[:16].replace("T", " "),
+                     "seconds": float(meta.get("duration") or 0.0)})
+    return rows
