@@ -176,6 +176,11 @@ def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
     assert sorted(c.name() for stage in stages for lane in stage for c in lane) == sorted(c.name() for c in runs)
     spread_lanes = [lane for lane in stages[1] if lane[0].spread_seed is not None]
     assert sorted(lane[0].spread_seed for lane in spread_lanes) == [1, 2]       # quick: MNIST only
+    study = [lane for lane in stages[1] if lane[0].notebook == "09_training_dynamics"]
+    assert [c.notebook for c in study[0]] == ["09_training_dynamics", "10_latent_representations", "11_markov_chains"]
+    # longest lane first by the last record's times: a made-up record where the study lane is slowest
+    slow = {c.name(): 1000.0 if c in study[0] else 1.0 for c in runs}
+    assert lanes(runs, slow)[1][0] == study[0]
     for stage in stages:
         for lane in stage:
             assert select_runs(quick, [_exact_name(c) for c in lane]) == lane   # a worker runs its lane, no more

@@ -379,20 +379,20 @@ PROFILES: dict[str, Profile] = {
                         renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
         spread_seeds=(0, 1)),
     "quick": Profile(
-        name="quick", epochs=10, classifier_epochs=2, train_limit=None,
+        name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
         description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
                      "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p"),
-        # The whole quick book, seed spread included, must fit 30 min on 2 cores. Measured on the
-        # first such build (2026-11-21, beside other work): chapters 02-06 took about 470 s per model,
-        # 250 s of it chapter 05's CNN labelling 160 000 images at 50 trials, so Fig. 5 gets 20 trials,
-        # the CNN 2 epochs and the spread MNIST only. The latent-size grids train on the first 10 000
-        # images; Fig. 9's leaves out batch size 50, the slowest.
-        fig8=SweepGrid("fig8", nz=(2, 3, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
-                       batch_sizes=(100,), epochs=3, train_limit=10_000),
+        # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
+        # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
+        # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
+        # about 280 s per model. So the CNN trains 1 epoch, Fig. 8's grid 6 sizes for 2 epochs and
+        # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest).
+        fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
+                       batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
-                       batch_sizes=(100, 200), epochs=2, train_limit=10_000),
+                       batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",)),
     "long": Profile(

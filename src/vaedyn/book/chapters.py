@@ -87,17 +87,31 @@ def select_runs(profile, only: list[str] | None = None) -> list[Chapter]:
     return [c for c in runs if not only or c.selectors() & set(only)]
 
 
-def lanes(runs: list[Chapter]) -> list[list[list[Chapter]]]:
+# The chapters beyond the paper (MNIST only): their own lane, so that they run beside the others.
+STUDY_NOTEBOOKS = ("09_training_dynamics", "10_latent_representations", "11_markov_chains")
+
+
+def lanes(runs: list[Chapter], expected: dict[str, float] | None = None) -> list[list[list[Chapter]]]:
     """The runs grouped for parallel jobs: stages run one after the other, the lanes of a stage side by
     side, the runs of a lane in order. Stage 1: each dataset's training page (it trains the models and
-    the classifier the rest load). Stage 2: each dataset's other pages, and each seed's spread runs.
+    the classifier the rest load). Stage 2: each dataset's other pages, the chapters beyond the paper,
+    and each seed's spread runs, longest lane first by `expected` seconds per run name (the last
+    record's; the number of runs where unknown), so that a free worker takes the longest lane left.
     Stage 3: the reader pages, which read everything before them."""
+    expected = expected or {}
     first = [[c] for c in runs if c.notebook == "01_training" and c.spread_seed is None]
     readers = [c for c in runs if c.notebook in READER_PAGES]
     middle: dict[tuple, list[Chapter]] = {}
     for c in runs:
         if [c] in first or c in readers:
             continue
-        middle.setdefault((c.spread_seed is not None, c.spread_seed, c.dataset), []).append(c)
-    stages = [first, sorted(middle.values(), key=len, reverse=True), [readers] if readers else []]
+        key = ("study",) if c.notebook in STUDY_NOTEBOOKS and c.spread_seed is None else \
+            (c.spread_seed is not None, c.spread_seed, c.dataset)
+        middle.setdefault(key, []).append(c)
+    typical = sum(expected.values()) / len(expected) if expected else 1.0
+
+    def length(lane: list[Chapter]) -> float:
+        return sum(expected.get(c.name(), typical) for c in lane)
+
+    stages = [first, sorted(middle.values(), key=length, reverse=True), [readers] if readers else []]
     return [stage for stage in stages if stage]

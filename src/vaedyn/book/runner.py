@@ -245,7 +245,7 @@ def _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, not
         return worker.returncode
 
     failed = []
-    for number, stage in enumerate(lanes(chosen), 1):
+    for number, stage in enumerate(lanes(chosen, previous_seconds(chosen, book_dir, results_dir, profile)), 1):
         print(f"== stage {number}: {len(stage)} lane(s) on {min(jobs, len(stage))} job(s) of {threads} thread(s); "
               f"{time.perf_counter() - started:.0f} s so far", flush=True)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
