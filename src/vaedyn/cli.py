@@ -234,7 +234,7 @@ def _config(args):
         if args.epochs is not None or args.nz != 100:
             raise ConfigError("--spread trains the profile's seed-spread model as it is; it takes no --epochs and "
                               f"no --nz other than 100 (got epochs={args.epochs!r}, nz={args.nz!r})")
-        overrides["stop_epoch"] = profile.spread_epochs
+        return profile.spread_config(args.dataset, args.seed, **overrides)
     return profile.train_config(args.dataset, args.nz, args.seed, **overrides)
 
 

@@ -340,9 +340,9 @@ class Profile:
         return TrainConfig(**{"dataset": dataset, "nz": nz, "seed": seed, "epochs": self.epochs,
                               "train_limit": self.train_limit, "compile": self.compile, **overrides})
 
-    def spread_config(self, dataset: str, seed: int) -> TrainConfig:
+    def spread_config(self, dataset: str, seed: int, **overrides) -> TrainConfig:
         """The main model of one seed of the seed spread (stopped after `spread_epochs` when set)."""
-        return self.train_config(dataset, seed=seed, stop_epoch=self.spread_epochs)
+        return self.train_config(dataset, seed=seed, stop_epoch=self.spread_epochs, **overrides)
 
     def classifier_config(self, dataset: str = "mnist", seed: int = 0) -> ClassifierConfig:
         return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed,

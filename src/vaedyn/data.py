@@ -21,6 +21,8 @@ SPLITS = ("train", "test")
 _TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 _RAW_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+# How the pages name the datasets.
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "digits": "scikit-learn digits"}
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "digits": tuple(str(d) for d in range(10)),

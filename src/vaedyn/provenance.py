@@ -27,17 +27,27 @@ BOOK_LIBRARIES = ("matplotlib", "seaborn", "pandas", "papermill", "jupyter-book"
 
 def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
     """{distribution: version} of the numeric libraries (or of `names`); None for one not installed."""
+    return dict(_versions(tuple(names)))
+
+
+@functools.cache   # versions do not change within a process; every stored model asks for them
+def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
     versions = {"python": platform.python_version()}
     for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return versions
+    return tuple(versions.items())
 
 
 def device_name(device: str | torch.device) -> str:
     """The model of the GPU (torch's name for it) or of the CPU (from /proc/cpuinfo where there is one)."""
+    return _device_name(str(torch.device(device)))
+
+
+@functools.cache
+def _device_name(device: str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -68,11 +78,16 @@ def source_commit() -> dict[str, str | bool] | None:
     return {"commit": commit, "dirty": bool(changes)} if commit else None
 
 
+@functools.cache
+def _platform() -> str:
+    return platform.platform()
+
+
 def provenance(device: str | torch.device | None = None, wall_time_s: float | None = None, **extra) -> dict:
     """The record stored under "provenance" in a new meta.json: when it was written, the device
     (and its name) it was trained on, the library versions, the commit and the wall time."""
     record = {"written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "platform": platform.platform(), "libraries": library_versions(), "source": source_commit()}
+              "platform": _platform(), "libraries": library_versions(), "source": source_commit()}
     if device is not None:
         record["device"] = str(torch.device(device))
         record["device_name"] = device_name(device)

@@ -35,10 +35,6 @@ class MemberGenerators:
     def get_state(self) -> list[torch.Tensor]:
         return [g.get_state() for g in self.generators]
 
-    def set_state(self, states: list[torch.Tensor]) -> None:
-        for generator, state in zip(self.generators, states):
-            generator.set_state(state)
-
 
 Generator = torch.Generator | MemberGenerators
 

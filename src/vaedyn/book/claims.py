@@ -72,7 +72,7 @@ def page_verdicts(notebook: str, dataset: str, values: dict) -> list[dict]:
 
 
 def seed_verdicts(claim: Claim, spread: dict[int, list[dict]]) -> dict[str, list[dict]]:
-    """{reading: [{"seed", "value", "verdict", "epochs"}, ...]} of one claim over the seed spread's results
+    """{reading: [{"seed", "value", "verdict"}, ...]} of one claim over the seed spread's results
     ({seed: results files}, `book.load_spread`), seeds that measured it only; {} for a claim that is
     not about the main model."""
     if not claim.main_model:
@@ -86,8 +86,7 @@ def seed_verdicts(claim: Claim, spread: dict[int, list[dict]]) -> dict[str, list
         for reading in READINGS:
             entry = judged.get(reading) if claim.noise_dependent else judged[NO_READING]
             if entry and entry["verdict"] != MISSING:
-                by_seed[reading].append({"seed": seed, "value": entry["value"], "verdict": entry["verdict"],
-                                         "epochs": record.get("epochs")})
+                by_seed[reading].append({"seed": seed, "value": entry["value"], "verdict": entry["verdict"]})
     return by_seed
 
 

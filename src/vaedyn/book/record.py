@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..data import DATASET_TITLES
 from ..files import atomic_write_json
 from .chapters import CHAPTERS, Chapter, spread_runs_needed
 
@@ -38,11 +39,16 @@ def spread_wall_time(results_dir: str | Path, profile: str | None = None) -> dic
     return times
 
 
+def papermill_record(path: Path) -> dict:
+    """What papermill stored in an executed page's metadata: parameters, start time, duration."""
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+
+
 def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, profile: str) -> dict[str, float]:
     """How long each run took the last time it ran under `profile` in this record (pages: papermill's
     duration; spread runs: `spread_wall_time`), by `Chapter.name()`: what the time-left estimate uses."""
-    import nbformat
-
     spread = spread_wall_time(results_dir, profile)
     seconds = {}
     for chapter in runs:
@@ -51,10 +57,9 @@ def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, pro
                 seconds[chapter.name()] = spread[chapter.name()]
             continue
         path = chapter.output(book_dir)
-        if path.exists():
-            meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
-            if meta.get("parameters", {}).get("profile") == profile and meta.get("duration"):
-                seconds[chapter.name()] = float(meta["duration"])
+        meta = papermill_record(path) if path.exists() else {}
+        if meta.get("parameters", {}).get("profile") == profile and meta.get("duration"):
+            seconds[chapter.name()] = float(meta["duration"])
     return seconds
 
 
@@ -65,6 +70,15 @@ def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
     spread = {seed: load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir)
               for seed in profile.spread_seeds}
     return {seed: results for seed, results in spread.items() if results}
+
+
+def spread_description(spread: dict[int, list[dict]], profile) -> dict[str, str]:
+    """How the claims page and the report name a seed spread: its seeds, the epochs its models trained
+    (as their results files record them) and the datasets it covers."""
+    epochs = sorted({r["epochs"] for results in spread.values() for r in results if "epochs" in r})
+    return {"seeds": ", ".join(map(str, sorted(spread))) or "none",
+            "epochs": " / ".join(map(str, epochs)) or "-",
+            "datasets": " and ".join(DATASET_TITLES[d] for d in profile.spread_datasets)}
 
 
 def profile_rows() -> list[dict]:
@@ -91,6 +105,7 @@ def profile_rows() -> list[dict]:
             "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
             "seed spread": f"seeds {', '.join(map(str, p.spread_seeds))}"
                            + ("" if p.spread_epochs is None else f", after {p.spread_epochs} epochs"),
+            "spread covers": " and ".join(DATASET_TITLES[d] for d in p.spread_datasets),
             "Fig. 8 grid": grid(p.fig8), "Fig. 9 grid": grid(p.fig9),
             "use": p.description,
         })
@@ -99,14 +114,12 @@ def profile_rows() -> list[dict]:
 
 def record_summary(book_dir: str | Path) -> list[dict]:
     """One row per executed page under `book_dir`: its parameters and papermill's timing."""
-    import nbformat
-
     rows = []
     for chapter in CHAPTERS:
         path = chapter.output(Path(book_dir))
         if not path.exists():
             continue
-        meta = nbformat.read(str(path), as_version=4).metadata.get("papermill", {})
+        meta = papermill_record(path)
         parameters = meta.get("parameters", {})
         rows.append({"page": str(path.relative_to(book_dir)), "profile": parameters.get("profile"),
                      "dataset": parameters.get("dataset", "-"), "device": parameters.get("device"),

@@ -3,6 +3,8 @@ other, or in parallel worker processes), stamps each page's wall time, relays th
 bars to the terminal and estimates the time left."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import re
@@ -10,7 +12,6 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import ConfigError, get_profile, resolve_device
@@ -51,28 +52,27 @@ def stamp_wall_time(path: str | Path) -> float:
     return seconds
 
 
-_SOCKETS: tempfile.TemporaryDirectory | None = None
-
-
+@functools.cache
 def ipc_kernel_manager():
-    """jupyter_client's kernel manager on IPC sockets in a private folder. Over TCP without CurveZMQ
-    keys, ipykernel warns about unencrypted traffic on every page; a build needs no network port."""
-    global _SOCKETS
+    """jupyter_client's kernel manager on IPC sockets in a private folder (made once per process). Over
+    TCP without CurveZMQ keys, ipykernel warns about unencrypted traffic on every page; a build needs no
+    network port."""
     from jupyter_client.manager import AsyncKernelManager
 
-    if _SOCKETS is None:
-        _SOCKETS = tempfile.TemporaryDirectory(prefix="vaedyn-kernels-")
+    sockets = tempfile.TemporaryDirectory(prefix="vaedyn-kernels-")
 
     class IPCKernelManager(AsyncKernelManager):
+        _sockets = sockets      # lives as long as the class, i.e. the process
+
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
-            self.ip = os.path.join(_SOCKETS.name, "kernel")
+            self.ip = os.path.join(sockets.name, "kernel")
 
     return IPCKernelManager
 
 
-@contextmanager
+@contextlib.contextmanager
 def relayed_progress(stream=None, poll: float = 0.5):
     """Progress bars of a page's kernel on this terminal, not in the page: the kernel inherits
     $VAEDYN_PROGRESS_FILE and its bars go to that file (`vaedyn.progress`); a thread copies what
@@ -120,7 +120,7 @@ def execute(source: str | Path, output: str | Path, parameters: dict, kernel: st
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.running.ipynb")
     try:
-        with relayed_progress() if progress else _nothing():
+        with relayed_progress() if progress else contextlib.nullcontext():
             papermill.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=kernel,
                                        cwd=str(cwd), progress_bar=False, kernel_manager_class=ipc_kernel_manager())
         seconds = stamp_wall_time(partial)
@@ -129,11 +129,6 @@ def execute(source: str | Path, output: str | Path, parameters: dict, kernel: st
         partial.unlink(missing_ok=True)
         raise
     return seconds
-
-
-@contextmanager
-def _nothing():
-    yield None
 
 
 def time_left(remaining: list[Chapter], expected: dict[str, float], done: list[float]) -> str:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ..config import ClassifierConfig, resolve_device
 from ..data import load_dataset
 from ..progress import progress_file
+from ..randomness import training_generator
 from .store import fetch_or_create
 
 
@@ -69,7 +70,7 @@ def train_classifier(config: ClassifierConfig, device: str | torch.device = "aut
         torch.manual_seed(config.seed)
         model = ClassifierCNN(side=train_set.side).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        generator = torch.Generator(device=device).manual_seed(config.seed)
+        generator = training_generator(device, config.seed)
         history = []
         for epoch in tqdm(range(config.epochs), desc=f"CNN {config.dataset}", unit="epoch", disable=not progress,
                           file=progress_file()):

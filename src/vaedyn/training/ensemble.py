@@ -246,7 +246,7 @@ def _test_metrics(model: StackedVAE, configs: list[TrainConfig], x_test: torch.T
         rows = [evaluate(model.member(i), x_test, shared.n_samples, seed=seed, precision=shared.precision)
                 for i, seed in enumerate(seeds)]
         return torch.tensor([[row[k] for k in METRICS] for row in rows], dtype=torch.float64)
-    generators = MemberGenerators([torch.Generator(device=x_test.device).manual_seed(s) for s in seeds],
+    generators = MemberGenerators([training_generator(x_test.device, s) for s in seeds],
                                   model.latent_sizes)
     return mean_metrics(model, x_test, shared.n_samples, generators, precision=shared.precision).cpu()
 

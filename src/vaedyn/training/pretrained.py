@@ -24,12 +24,12 @@ import safetensors.torch
 
 from . import store
 from ..config import TrainConfig
-from ..files import atomic_write_text, sha256_file
+from ..files import atomic_write_text, project_path, sha256_file
 from ..model import VAE
 from ..provenance import provenance
 
 # The repository's pretrained/ folder (src/vaedyn/training/pretrained.py -> parents[3] is the repository root).
-PRETRAINED_DIR = Path(__file__).resolve().parents[3] / "pretrained"
+PRETRAINED_DIR = project_path("pretrained")
 SUMS_FILE = "SHA256SUMS"
 SUFFIX = ".safetensors"
 
