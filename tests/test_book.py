@@ -176,11 +176,18 @@ def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
     assert sorted(c.name() for stage in stages for lane in stage for c in lane) == sorted(c.name() for c in runs)
     spread_lanes = [lane for lane in stages[1] if lane[0].spread_seed is not None]
     assert sorted(lane[0].spread_seed for lane in spread_lanes) == [1, 2]       # quick: MNIST only
-    study = [lane for lane in stages[1] if lane[0].notebook == "09_training_dynamics"]
-    assert [c.notebook for c in study[0]] == ["09_training_dynamics", "10_latent_representations", "11_markov_chains"]
-    # longest lane first by the last record's times: a made-up record where the study lane is slowest
-    slow = {c.name(): 1000.0 if c in study[0] else 1.0 for c in runs}
-    assert lanes(runs, slow)[1][0] == study[0]
+    shared = [lane for lane in stages[1] if len(lane) > 1 and lane[0].spread_seed is None]
+    assert [[c.name() for c in lane] for lane in shared] == \
+        [["07_latent_dimension", "09_training_dynamics", "10_latent_representations"]]  # 10 reads what 07, 09 train
+    others = [lane for lane in stages[1] if lane[0].spread_seed is None and lane not in shared]
+    assert all(len(lane) == 1 for lane in others) and len(others) == 16                 # the rest: a lane each
+    for lane in stages[1]:
+        assert lane[0].spread_seed is None or [c.notebook for c in lane] == list(book.SPREAD_NOTEBOOKS)
+    # longest lane first by the last record's times: a made-up record where page 11 is slowest
+    slow = {c.name(): 1000.0 if c.notebook == "11_markov_chains" else 1.0 for c in runs}
+    assert [c.name() for c in lanes(runs, slow)[1][0]] == ["11_markov_chains"]
+    totals = [sum(slow[c.name()] for c in lane) for lane in lanes(runs, slow)[1]]
+    assert totals == sorted(totals, reverse=True)
     for stage in stages:
         for lane in stage:
             assert select_runs(quick, [_exact_name(c) for c in lane]) == lane   # a worker runs its lane, no more

@@ -153,7 +153,7 @@ def test_compiled_loss_equals_the_eager_loss_up_to_rounding():
     x, eps = torch.rand(6, 20), torch.randn(2, 6, 3)
     for beta, alpha in [(1.0, 1.0), (0.25, 1.0), (1.0, 0.5)]:
         eager = training_loss(model, x, eps, beta, alpha)
-        compiled = compiled_training_loss(model, x, eps, torch.tensor(beta), alpha)
+        compiled = compiled_training_loss()(model, x, eps, torch.tensor(beta), alpha)
         for a, b in zip(eager, compiled):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
         grads = [torch.autograd.grad(loss, list(model.parameters())) for loss in (eager[0], compiled[0])]

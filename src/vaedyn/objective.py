@@ -6,6 +6,7 @@ outputs saturate) and averaged over L reparameterised samples of z (eq. 12).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -97,9 +98,14 @@ def training_loss(model: VAE, x: torch.Tensor, eps: torch.Tensor, beta, renyi_al
 # One graph per input shape (batch size, N_z, members); beta arrives as a 0-d tensor so KL annealing
 # does not recompile every epoch. A shape past the recompile limit must fail loudly: a silent
 # fall-back to eager would change the run's rounding.
-torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-torch._dynamo.config.fail_on_recompile_limit_hit = True
-compiled_training_loss = torch.compile(training_loss, dynamic=False)
+# Compiled on first use: importing the compiler costs every process (each page of the book) about
+# 2 s, and only training with `compile=True` needs it.
+@functools.cache
+def compiled_training_loss():
+    """`training_loss` under torch.compile (inductor), made once per process."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    torch._dynamo.config.fail_on_recompile_limit_hit = True
+    return torch.compile(training_loss, dynamic=False)
 
 
 def importance_log_weights(log_likelihood: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,

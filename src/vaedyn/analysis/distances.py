@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.covariance import LedoitWolf
 
 
 def distance_over_time(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -72,6 +71,7 @@ def mahalanobis_over_time(z: torch.Tensor, class_memory: torch.Tensor) -> torch.
     covariance is near singular and its inverse would blow up along them; shrinkage keeps it
     well conditioned without a hand-picked ridge.
     """
+    from sklearn.covariance import LedoitWolf   # imported here: scikit-learn adds about 1 s to every import of vaedyn
     estimator = LedoitWolf().fit(class_memory.detach().cpu().double().numpy())
     points = z.detach().cpu().double().reshape(-1, z.shape[-1]).numpy()
     squared = estimator.mahalanobis(points)

@@ -87,27 +87,35 @@ def select_runs(profile, only: list[str] | None = None) -> list[Chapter]:
     return [c for c in runs if not only or c.selectors() & set(only)]
 
 
-# The chapters beyond the paper (MNIST only): their own lane, so that they run beside the others.
-STUDY_NOTEBOOKS = ("09_training_dynamics", "10_latent_representations", "11_markov_chains")
+# Within stage 2 of a parallel build every page depends only on stage 1's models, except these: chapter
+# 10 reads the MNIST Fig. 8 grid that chapter 07 trains and the study models that chapter 09 trains, so
+# the three share a lane, in that order; a seed's spread runs read the model its 02 run trains.
+SHARED_LANE = (("mnist", "07_latent_dimension"), ("mnist", "09_training_dynamics"),
+               ("mnist", "10_latent_representations"))
+
+
+def _lane_key(chapter: Chapter) -> tuple:
+    if chapter.spread_seed is not None:
+        return ("spread", chapter.spread_seed, chapter.dataset)
+    if (chapter.dataset, chapter.notebook) in SHARED_LANE:
+        return ("shared",)
+    return ("page", chapter.name())
 
 
 def lanes(runs: list[Chapter], expected: dict[str, float] | None = None) -> list[list[list[Chapter]]]:
     """The runs grouped for parallel jobs: stages run one after the other, the lanes of a stage side by
     side, the runs of a lane in order. Stage 1: each dataset's training page (it trains the models and
-    the classifier the rest load). Stage 2: each dataset's other pages, the chapters beyond the paper,
-    and each seed's spread runs, longest lane first by `expected` seconds per run name (the last
-    record's; the number of runs where unknown), so that a free worker takes the longest lane left.
-    Stage 3: the reader pages, which read everything before them."""
+    the classifier the rest load). Stage 2: every other page in a lane of its own, except the runs that
+    read what another trains (`SHARED_LANE`, each seed's spread runs), longest lane first by `expected`
+    seconds per run name (the last record's; the mean where unknown), so that a free worker takes the
+    longest lane left. Stage 3: the reader pages, which read everything before them."""
     expected = expected or {}
     first = [[c] for c in runs if c.notebook == "01_training" and c.spread_seed is None]
     readers = [c for c in runs if c.notebook in READER_PAGES]
     middle: dict[tuple, list[Chapter]] = {}
     for c in runs:
-        if [c] in first or c in readers:
-            continue
-        key = ("study",) if c.notebook in STUDY_NOTEBOOKS and c.spread_seed is None else \
-            (c.spread_seed is not None, c.spread_seed, c.dataset)
-        middle.setdefault(key, []).append(c)
+        if [c] not in first and c not in readers:
+            middle.setdefault(_lane_key(c), []).append(c)
     typical = sum(expected.values()) / len(expected) if expected else 1.0
 
     def length(lane: list[Chapter]) -> float:

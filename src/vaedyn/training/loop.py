@@ -117,7 +117,7 @@ def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Ten
     with autocast(batch.device, config.precision):
         eps = latent_noise(model, batch, config.n_samples, generator, compute_dtype(config.precision))
         if config.compile:
-            loss, reconstruction, kl = compiled_training_loss(
+            loss, reconstruction, kl = compiled_training_loss()(
                 model, batch, eps, torch.tensor(beta, device=batch.device), config.renyi_alpha)
         else:
             loss, reconstruction, kl = training_loss(model, batch, eps, beta, config.renyi_alpha)
