@@ -4,7 +4,7 @@ from .analysis.concepts import (abstract_concept, active_units, components_for, 
                        cosine_similarity_matrix, memory_vectors, orthogonality)
 from .config import (ClassifierConfig, ConfigError, Profile, TrainConfig, get_profile, learning_rate,
                      resolve_device)
-from .data import CLASS_NAMES, load_dataset
+from .data import CLASS_NAMES, DATASET_TITLES, load_dataset
 from .analysis.distances import distance_over_time, is_approaching, mahalanobis_over_time, min_over_time
 from .analysis.pca import cumulative_contribution, principal_components, windowed_pca
 from .analysis.trials import Trials, run_trials
