@@ -11,6 +11,7 @@ from vaedyn.config import ARCHITECTURE_RUNS, PROFILES, ConfigError, TrainConfig,
 from vaedyn.model import VAE, ConvVAE
 from vaedyn.objective import elbo_terms, training_loss
 from vaedyn.randomness import latent_noise
+from vaedyn.training import pretrained
 from vaedyn.training.ensemble import train_ensemble
 from vaedyn.training.loop import build_model, train
 from vaedyn.training.store import get_or_train, load_vae
@@ -72,6 +73,15 @@ def test_a_conv_model_is_stored_and_loads_back_equal(conv_config):
     for loaded in (get_or_train(conv_config, device="cpu", progress=False), load_vae(conv_config, device="cpu")):
         assert loaded.path == trained.path and isinstance(loaded.model, ConvVAE)
         assert same_weights(loaded.model, trained.model) and same_weights(loaded.model, fresh.model)
+
+
+def test_shipped_conv_weights_install_as_a_conv_model(conv_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEDYN_PRETRAINED", str(tmp_path / "pretrained"))
+    trained = get_or_train(conv_config, device="cpu", progress=False, root=tmp_path / "trained here")
+    pretrained.export_vae(trained, tmp_path / "pretrained")
+    assert pretrained.install(conv_config, tmp_path / "elsewhere") is not None
+    installed = load_vae(conv_config, device="cpu", root=tmp_path / "elsewhere")
+    assert isinstance(installed.model, ConvVAE) and same_weights(installed.model, trained.model)
 
 
 def test_a_killed_conv_training_resumes_to_the_uninterrupted_weights(conv_config, tmp_path):
