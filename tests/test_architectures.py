@@ -173,7 +173,8 @@ def test_the_new_options_at_their_defaults_leave_every_existing_key_unchanged():
         values = config.to_dict()
         assert "beta" not in values and "architecture" not in values, config
         assert TrainConfig.from_dict(values) == config
-    assert TrainConfig(beta=4.0).to_dict()["beta"] == 4.0 and TrainConfig(architecture="conv").to_dict()["architecture"] == "conv"
+    assert TrainConfig(beta=4.0).to_dict()["beta"] == 4.0
+    assert TrainConfig(architecture="conv").to_dict()["architecture"] == "conv"
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import (ARCHITECTURE_RUNS, ARCHITECTURES, DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS, ConfigError, TrainConfig,
-                     check_probability)
+from .config import (ARCHITECTURE_RUNS, ARCHITECTURES, DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS,
+                     ConfigError, TrainConfig, check_probability)
 from .randomness import RESUME_POLICIES
 
 CROSS_DEVICE_HELP = ("a checkpoint written on another kind of device (cpu vs cuda): reseed = resume it, weights and "
@@ -161,7 +161,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (reference) or bf16 autocast (faster) (default: fp32)")
     parser.add_argument("--kl-warmup-epochs", type=_non_negative_int, default=0,
-                        help="KL annealing: the KL weight rises from 0 to --beta over this many epochs (default: 0, off)")
+                        help="KL annealing: the KL weight rises from 0 to --beta over this many epochs "
+                             "(default: 0, off)")
     parser.add_argument("--renyi-alpha", type=_non_negative_float, default=1.0,
                         help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted, an IWAE "
                              "with k = --samples (default: 1)")
