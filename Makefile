@@ -64,16 +64,16 @@ sweep: $(VENV)/.installed data
 # The long profile's models (issue 9: hours on 2 CPU cores), in the background and resumable:
 # run it again after any stop and it continues from the last checkpoint. Keep the store outside
 # the work tree, e.g. `make long-train VAEDYN_ARTIFACTS=$$HOME/vaedyn-artifacts`. One chain per
-# dataset (main model, then its Fig. 8 and Fig. 9 grids), each on one thread, both at once: on 2
-# cores two 1-thread jobs trained about 20 % more epochs per hour than one 2-thread job, and a 2-thread
-# job slows about 5x when anything else runs beside it. Logs: long-train-<dataset>.log in the store.
+# dataset (main model, its Fig. 8 and Fig. 9 grids, the seed spread, the architecture runs), each on
+# one thread, both at once: on 2 cores two 1-thread jobs trained about 20 % more epochs per hour than
+# one 2-thread job, and a 2-thread job slows about 5x when anything else runs beside it. Logs: long-train-<dataset>.log in the store.
 LONG_DATASETS ?= mnist fashion_mnist
 long-train: $(VENV)/.installed data
 	@mkdir -p "$(VAEDYN_ARTIFACTS)"
 	@for d in $(LONG_DATASETS); do \
 	  echo "training the long profile for $$d in the background; follow it with: tail -f $(VAEDYN_ARTIFACTS)/long-train-$$d.log"; \
 	  OMP_NUM_THREADS=1 nohup sh -c "for step in 'train' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1' \
-	    'train --spread --seed 1' 'train --spread --seed 2'; do \
+	    'train --spread --seed 1' 'train --spread --seed 2' 'train --architectures'; do \
 	    echo \"== \$$(date -u +%FT%TZ) vaedyn \$$step --profile long --dataset $$d\"; \
 	    $(PY) -m vaedyn \$$step --profile long --dataset $$d --device $(DEVICE) || exit 1; done" \
 	    >> "$(VAEDYN_ARTIFACTS)/long-train-$$d.log" 2>&1 & \

@@ -35,6 +35,12 @@ def run(argv, capsys):
     (["train", "--renyi-alpha", "-1"], "-1 is not allowed"),
     (["train", "--kl-warmup-epochs", "-2"], "-2 is not allowed"),
     (["train", "--dataset", "digits", "--renyi-alpha", "0.5", "--kl-warmup-epochs", "3"], "needs renyi_alpha=1"),
+    (["train", "--beta", "0"], "beta=0.0 is not allowed"),
+    (["train", "--beta", "4", "--renyi-alpha", "0"], "beta=4.0 weights the KL term of the ELBO; it needs renyi_alpha"),
+    (["train", "--architecture", "resnet"], "invalid choice: 'resnet'"),
+    (["train", "--samples", "0"], "0 is not allowed"),
+    (["train", "--architectures", "--nz", "5"], "it takes no model options (got --nz=5)"),
+    (["train", "--architectures", "--architecture", "conv"], "(got --architecture='conv')"),
     (["train", "--seed", "-1"], "a seed is an integer in [0, 4294967295]"),
     (["infer", "--seed", str(2**64)], "a seed is an integer in [0, 4294967295]"),
     (["train", "--cross-device", "maybe"], "invalid choice: 'maybe'"),
@@ -149,3 +155,37 @@ def test_train_spread_trains_the_seed_spreads_model(monkeypatch, capsys):
     assert cli._config(args).last_epoch == 100
     assert main(["train", "--profile", "long", "--spread", "--epochs", "5"]) == 2
     assert "--spread trains the profile's seed-spread model as it is" in capsys.readouterr().err
+
+
+def test_train_architectures_trains_the_profiles_four_runs_with_progress(monkeypatch, capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from vaedyn.config import get_profile
+    from vaedyn.training import store
+
+    trained = []
+
+    def fake_get_or_train(config, **options):
+        trained.append(config)
+        final = {"test_negative_elbo": 90.0, "test_reconstruction": 80.0, "test_kl": 10.0}
+        return SimpleNamespace(path=tmp_path / str(len(trained)), final=final)
+
+    monkeypatch.setattr(store, "get_or_train", fake_get_or_train)
+    code, out, _ = run(["train", "--architectures", "--profile", "quick", "--seed", "1", "--no-progress"], capsys)
+    assert code == 0
+    assert trained == list(get_profile("quick").architecture_configs("mnist", seed=1).values())
+    assert "[2/4] conv: 4 epoch(s) on the first 10000 mnist training images" in out
+    assert out.count("final test negative ELBO: 90.000 nats") == 4
+
+
+def test_train_options_reach_the_config():
+    """--architecture, --beta and --samples set their TrainConfig fields; at their defaults the config is the
+    profile's main model, so `train` without them finds the same artifact as before they existed."""
+    from vaedyn import cli
+    from vaedyn.config import get_profile
+
+    args = build_parser().parse_args(["train", "--profile", "smoke", "--architecture", "conv", "--beta", "4",
+                                      "--samples", "5"])
+    assert cli._config(args) == get_profile("smoke").train_config(architecture="conv", beta=4.0, n_samples=5)
+    plain = build_parser().parse_args(["train", "--profile", "smoke"])
+    assert cli._config(plain) == get_profile("smoke").train_config()

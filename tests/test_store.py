@@ -14,7 +14,7 @@ train_module = importlib.import_module("vaedyn.training.loop")  # the package re
 @pytest.mark.parametrize("field, value", [
     ("dataset", "fashion_mnist"), ("nz", 20), ("hidden", 512), ("epochs", 10), ("batch_size", 50),
     ("lr_values", (1e-3, 1e-4, 1e-5)), ("lr_milestones", (1, 2)), ("n_samples", 1), ("seed", 1),
-    ("precision", "bf16"), ("train_limit", 100)])
+    ("precision", "bf16"), ("train_limit", 100), ("beta", 4.0), ("architecture", "conv")])
 def test_every_config_field_changes_the_key(field, value):
     base = TrainConfig()
     changed = dataclasses.replace(base, **{field: value})

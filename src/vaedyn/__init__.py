@@ -9,7 +9,7 @@ from .analysis.distances import distance_over_time, is_approaching, mahalanobis_
 from .analysis.pca import cumulative_contribution, principal_components, windowed_pca
 from .analysis.trials import Trials, run_trials
 from .analysis.inference import Trajectory, noisy_starts, repeated_inference
-from .model import VAE
+from .model import ConvVAE, VAE
 from .noise import inject_noise
 from .objective import bernoulli_log_likelihood, elbo_terms, gaussian_kl
 from .training.store import CorruptArtifactError, get_or_train, list_artifacts

@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS, ConfigError, check_probability
+from .config import (ARCHITECTURE_RUNS, ARCHITECTURES, DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS,
+                     ConfigError, TrainConfig, check_probability)
 from .randomness import RESUME_POLICIES
 
 CROSS_DEVICE_HELP = ("a checkpoint written on another kind of device (cpu vs cuda): reseed = resume it, weights and "
@@ -61,6 +62,18 @@ def _non_negative_float(text: str) -> float:
     if not 0.0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not allowed; it must be a finite number >= 0")
     return value
+
+
+def _beta(text: str) -> float:
+    """An argparse type: a KL weight as TrainConfig allows it (a finite number > 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    try:
+        return TrainConfig(beta=value).beta
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _probability(text: str) -> float:
@@ -148,9 +161,19 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (reference) or bf16 autocast (faster) (default: fp32)")
     parser.add_argument("--kl-warmup-epochs", type=_non_negative_int, default=0,
-                        help="KL annealing: the KL weight rises from 0 to 1 over this many epochs (default: 0, off)")
+                        help="KL annealing: the KL weight rises from 0 to --beta over this many epochs "
+                             "(default: 0, off)")
     parser.add_argument("--renyi-alpha", type=_non_negative_float, default=1.0,
-                        help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted (default: 1)")
+                        help="train on the variational Renyi bound; 1 = ELBO, 0 = importance-weighted, an IWAE "
+                             "with k = --samples (default: 1)")
+    parser.add_argument("--samples", type=_positive_int, default=2,
+                        help="L, samples of z per image in the training loss (k of an IWAE) (default: 2, the paper)")
+    parser.add_argument("--beta", type=_beta, default=1.0,
+                        help="weight of the KL term in the training loss (beta-VAE; needs --renyi-alpha 1); the "
+                             "reported ELBO stays the true one (default: 1, the paper)")
+    parser.add_argument("--architecture", choices=ARCHITECTURES, default="mlp",
+                        help="mlp: the paper's 784-1024-N_z network; conv: a convolutional VAE (two stride-2 "
+                             "convolutions each way) (default: mlp)")
     parser.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--cross-device", choices=RESUME_POLICIES, default="reseed", help=CROSS_DEVICE_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -164,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a VAE, or load it from the artifact store")
     _model_options(train)
+    train.add_argument("--architectures", action="store_true",
+                       help="train the profile's architecture comparison instead of one model, all on one budget: "
+                            f"{', '.join(ARCHITECTURE_RUNS)}; takes --dataset, --profile, --seed and the device "
+                            "options only")
 
     infer = commands.add_parser("infer", help="run repeated inference from noisy images; write trajectories to .npz")
     _model_options(infer)
@@ -226,7 +253,8 @@ def _config(args):
     from .config import get_profile
 
     overrides = {"precision": args.precision, "kl_warmup_epochs": args.kl_warmup_epochs,
-                 "renyi_alpha": args.renyi_alpha}
+                 "renyi_alpha": args.renyi_alpha, "n_samples": args.samples, "beta": args.beta,
+                 "architecture": args.architecture}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     profile = get_profile(args.profile)
@@ -238,13 +266,33 @@ def _config(args):
     return profile.train_config(args.dataset, args.nz, args.seed, **overrides)
 
 
+# What `train --architectures` takes besides its flag; every other option defines one model.
+ARCHITECTURES_TAKE = ("command", "architectures", "dataset", "profile", "seed", "device", "cross_device", "no_progress")
+
+
+def _architecture_configs(args) -> dict:
+    """The profile's architecture runs by name (`train --architectures`); ConfigError when an option that
+    defines a single model is given as well."""
+    from .config import get_profile
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    given = [name for name, value in vars(args).items() if name not in ARCHITECTURES_TAKE and value != defaults[name]]
+    if given:
+        flags = ", ".join(f"--{name.replace('_', '-')}={getattr(args, name)!r}" for name in given)
+        raise ConfigError(f"--architectures trains the profile's architecture runs as they are; it takes no model "
+                          f"options (got {flags}); give --dataset, --profile, --seed or the device options only")
+    return get_profile(args.profile).architecture_configs(args.dataset, args.seed)
+
+
 def _check(args) -> None:
     """The checks that need several options or the data, before any training or writing: the
     train/infer config; infer's trials against the training images of its label; sweep's grid in
     its profile; book's chapters and notebooks. Raises ConfigError."""
     from .config import get_profile
 
-    if args.command in ("train", "infer"):
+    if args.command == "train" and args.architectures:
+        _architecture_configs(args)
+    elif args.command in ("train", "infer"):
         _config(args)
     if args.command == "infer":
         from .data import load_dataset
@@ -272,6 +320,13 @@ def _trained(args):
 
     return get_or_train(_config(args), device=args.device, progress=not args.no_progress,
                         cross_device=args.cross_device)
+
+
+def _report(trained) -> None:
+    """Where a trained model lives and its final test negative ELBO (the true ELBO, whatever it trained on)."""
+    print(f"artifact: {trained.path}")
+    print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
+          f"(reconstruction {trained.final['test_reconstruction']:.3f}, KL {trained.final['test_kl']:.3f})", flush=True)
 
 
 def _failures() -> tuple[type[BaseException], ...]:
@@ -337,11 +392,21 @@ def _run(args: argparse.Namespace) -> int:
               notebooks_dir=args.notebooks, only=args.only, seed=args.seed, jobs=args.jobs)
         return 0
 
+    if args.command == "train" and args.architectures:
+        from .training.store import get_or_train
+
+        runs = _architecture_configs(args)
+        for number, (name, config) in enumerate(runs.items(), 1):
+            images = "all" if config.train_limit is None else f"the first {config.train_limit}"
+            print(f"[{number}/{len(runs)}] {name}: {config.epochs} epoch(s) on {images} {args.dataset} training images",
+                  flush=True)
+            _report(get_or_train(config, device=args.device, progress=not args.no_progress,
+                                 cross_device=args.cross_device))
+        return 0
+
     trained = _trained(args)
     if args.command == "train":
-        print(f"artifact: {trained.path}")
-        print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
-              f"(reconstruction {trained.final['test_reconstruction']:.3f}, KL {trained.final['test_kl']:.3f})")
+        _report(trained)
         return 0
 
     import numpy as np

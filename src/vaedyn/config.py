@@ -16,6 +16,7 @@ DATASETS = ("mnist", "fashion_mnist", "digits")
 PRECISIONS = ("fp32", "bf16")
 NOISE_MODES = ("swap", "flip")
 SWEEP_GRIDS = ("fig8", "fig9")
+ARCHITECTURES = ("mlp", "conv")         # the paper's fully connected VAE; a convolutional one (model.ConvVAE)
 
 
 class ConfigError(ValueError):
@@ -50,7 +51,7 @@ class TrainConfig:
 
     dataset: str = "mnist"
     nz: int = 100                       # latent units N_z
-    hidden: int = 1024                  # units of the one hidden layer in encoder and decoder
+    hidden: int = 1024                  # units of the one hidden layer in encoder and decoder (mlp only)
     epochs: int = 1500
     batch_size: int = 100
     lr_values: tuple[float, ...] = (5e-4, 1e-4, 5e-5)       # PAPER_SCHEDULE
@@ -60,8 +61,9 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"
     train_limit: int | None = None      # train on the first n examples only (smoke runs)
-    # Options beyond the paper (see OPTIONAL_DEFAULTS): KL annealing and the Renyi-alpha bound.
-    kl_warmup_epochs: int = 0           # KL weight beta rises linearly from 0 to 1 over these epochs
+    # Options beyond the paper (see OPTIONAL_DEFAULTS): KL annealing and the Renyi-alpha bound (alpha = 0
+    # with n_samples = k trains on the importance-weighted bound of an IWAE, Burda et al. 2016).
+    kl_warmup_epochs: int = 0           # KL weight rises linearly from 0 to `beta` over these epochs
     renyi_alpha: float = 1.0            # alpha of the variational Renyi bound; 1 = the ELBO of eq. (13)
     # How the run computes, beyond the paper: torch.compile fuses the training step's element-wise
     # work. The arithmetic is the same but its rounding is not, so a compiled model is its own artifact.
@@ -69,6 +71,9 @@ class TrainConfig:
     # The model after the first `stop_epoch` epochs of this run (schedule still over `epochs`):
     # a snapshot of a long run, trained or stored under its own key. None (or = epochs): all of it.
     stop_epoch: int | None = None
+    # Other models (issue 12): a beta-VAE's KL weight and the network (see OPTIONAL_DEFAULTS).
+    beta: float = 1.0                   # weight of the KL term in the training loss (beta-VAE); 1 = eq. (13)
+    architecture: str = "mlp"           # "mlp": the paper's VAE; "conv": model.ConvVAE (no `hidden` layer)
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
@@ -91,6 +96,7 @@ class TrainConfig:
         if self.kl_warmup_epochs and alpha != 1.0:
             raise ConfigError("kl_warmup_epochs weights the KL term of the ELBO; it needs renyi_alpha=1, "
                               f"not {self.renyi_alpha!r}")
+        self._check_beta_and_architecture()
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile={self.compile!r} is not allowed; it must be true or false")
         if self.stop_epoch is not None:
@@ -110,6 +116,23 @@ class TrainConfig:
                     f"lr_milestones={self.lr_milestones!r} is not allowed; give {len(self.lr_values) - 1} "
                     "strictly increasing epoch indices, one per change of learning rate")
             object.__setattr__(self, "lr_milestones", milestones)
+
+    def _check_beta_and_architecture(self) -> None:
+        try:
+            beta = float(self.beta) if not isinstance(self.beta, bool) else math.nan
+        except (TypeError, ValueError):
+            beta = math.nan
+        if not 0.0 < beta < math.inf:
+            raise ConfigError(f"beta={self.beta!r} is not allowed; it must be a finite number > 0 (1 = the ELBO)")
+        if beta != 1.0 and self.renyi_alpha != 1.0:
+            raise ConfigError(f"beta={self.beta!r} weights the KL term of the ELBO; it needs renyi_alpha=1, "
+                              f"not {self.renyi_alpha!r}")
+        object.__setattr__(self, "beta", beta)
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        if self.architecture != "mlp" and self.hidden != TrainConfig.hidden:
+            # The conv model has no such layer; a second key for the same model would train it twice.
+            raise ConfigError(f"hidden={self.hidden!r} is not allowed with architecture={self.architecture!r}, "
+                              f"which has no hidden layer of that width; leave hidden at {TrainConfig.hidden}")
 
     @property
     def last_epoch(self) -> int:
@@ -145,15 +168,17 @@ class TrainConfig:
         return cls(**values)
 
 
-OPTIONAL_DEFAULTS = {"kl_warmup_epochs": 0, "renyi_alpha": 1.0, "compile": False, "stop_epoch": None}
+OPTIONAL_DEFAULTS = {"kl_warmup_epochs": 0, "renyi_alpha": 1.0, "compile": False, "stop_epoch": None,
+                     "beta": 1.0, "architecture": "mlp"}
 
 
 def kl_weight(config: TrainConfig, epoch: int) -> float:
-    """beta of KL annealing at a 0-based epoch: epoch / kl_warmup_epochs, capped at 1 (1 throughout
-    without warm-up). Training minimises reconstruction + beta * KL; beta = 1 is eq. (13)."""
+    """The weight of the KL term in the training loss at a 0-based epoch: `config.beta` (a beta-VAE;
+    1 for the paper) times the KL annealing factor epoch / kl_warmup_epochs, capped at 1 (1 throughout
+    without warm-up). Training minimises reconstruction + weight * KL; weight 1 is eq. (13)."""
     if config.kl_warmup_epochs == 0:
-        return 1.0
-    return min(1.0, epoch / config.kl_warmup_epochs)
+        return config.beta
+    return config.beta * min(1.0, epoch / config.kl_warmup_epochs)
 
 
 def learning_rate(config: TrainConfig, epoch: int) -> float:
@@ -317,6 +342,10 @@ class Profile:
     spread_seeds: tuple[int, ...] = (0,)
     spread_epochs: int | None = None
     spread_datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+    # The other architectures (`architecture_configs`): every run trains `architecture_epochs` epochs on
+    # the first `architecture_train_limit` training images (None: all); no epochs: the profile has none.
+    architecture_epochs: int | None = None
+    architecture_train_limit: int | None = None
 
     def __post_init__(self):
         if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
@@ -325,6 +354,9 @@ class Profile:
                               "more distinct integer seeds >= 0")
         for dataset in self.spread_datasets:
             _check_choice("spread_datasets", dataset, DATASETS)
+        for name in ("architecture_epochs", "architecture_train_limit"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
         if self.spread_epochs is not None:
             _check_positive_int("spread_epochs", self.spread_epochs)
             if self.spread_epochs > self.epochs:
@@ -344,10 +376,34 @@ class Profile:
         """The main model of one seed of the seed spread (stopped after `spread_epochs` when set)."""
         return self.train_config(dataset, seed=seed, stop_epoch=self.spread_epochs, **overrides)
 
+    def architecture_configs(self, dataset: str = "mnist", seed: int = 0) -> dict[str, TrainConfig]:
+        """The models of the architecture comparison by name (`ARCHITECTURE_RUNS`), all on the same budget
+        (epochs, images, the Methods schedule, N_z = 100, eager: compiling each would cost more than it saves)."""
+        if self.architecture_epochs is None:
+            raise ConfigError(f"profile={self.name!r} defines no architecture runs; use one that does "
+                              f"({', '.join(p.name for p in PROFILES.values() if p.architecture_epochs)})")
+        return {name: self.train_config(dataset, seed=seed, epochs=self.architecture_epochs,
+                                        train_limit=self.architecture_train_limit, compile=False, **options)
+                for name, options in ARCHITECTURE_RUNS.items()}
+
     def classifier_config(self, dataset: str = "mnist", seed: int = 0) -> ClassifierConfig:
         return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed,
                                 train_limit=self.train_limit)
 
+
+# The architecture comparison (issue 12) by the names the pages give its models: the paper's MLP and
+# three others, each one TrainConfig option away from it. The IWAE is the Renyi bound at alpha = 0 with
+# k = L = 5 samples (Burda et al. 2016), so it needs no loss of its own.
+ARCHITECTURE_RUNS: dict[str, dict] = {
+    "MLP": {}, "conv": {"architecture": "conv"}, "beta-VAE (beta = 4)": {"beta": 4.0},
+    "IWAE (k = 5)": {"renyi_alpha": 0.0, "n_samples": 5}}
+
+# Their budgets, from CPU seconds per epoch on the first 10 000 MNIST images with one thread (train pass +
+# the per-epoch test evaluation on all 10 000 test images, which costs the same whatever the images),
+# measured 2026-11-21 beside two long trainings: MLP 4.9 (3.8 + 1.1), conv 19.5 (12.2 + 7.3), beta-VAE 5.3
+# (4.2 + 1.1), IWAE k = 5 8.5 (5.7 + 2.8); 38 s for the four, 25.7 of it scaling with the images.
+# quick: 4 epochs on 10 000 images, about 155 s for the four; long: 20 epochs on all 60 000, about
+# 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min.
 
 # Chapters 09-11 must stay within 10 min of CPU: ten epochs on the first 10 000 images, with
 # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
@@ -369,7 +425,8 @@ PROFILES: dict[str, Profile] = {
         name="smoke", epochs=2, classifier_epochs=1, train_limit=2000,
         trials_distance=20, trials_stages=20, trials_classifier=10, steps=30,
         p_grid=(0.0, 0.2, 0.5, 0.8),
-        description="seconds: checks that the pipeline runs, shows no finding",
+        description=("seconds: checks that the pipeline runs, shows no finding; the four architectures 1 epoch on "
+                     "500 images"),
         fig8=SweepGrid("fig8", nz=(2, 5), seeds=(0, 1), schedules=(PAPER_SCHEDULE,), batch_sizes=(100,),
                        epochs=1, train_limit=500),
         fig9=SweepGrid("fig9", nz=(2, 5), seeds=(0,), schedules=((1e-2,), (1e-3,)), batch_sizes=(50, 100),
@@ -377,13 +434,14 @@ PROFILES: dict[str, Profile] = {
         iw_samples=4, iw_examples=100, snapshot_epochs=(1,),
         study=StudyPlan(epochs=2, snapshot_epochs=(1,), kl_sizes=(2, 5), warmup_nz=5, warmup_epochs=1,
                         renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
-        spread_seeds=(0, 1)),
+        spread_seeds=(0, 1), architecture_epochs=1, architecture_train_limit=500),
     "quick": Profile(
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
         description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
-                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p"),
+                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 4 epochs on the "
+                     "first 10 000 images (about 155 s of one thread)"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
@@ -394,7 +452,8 @@ PROFILES: dict[str, Profile] = {
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
-        study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",)),
+        study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
+        architecture_epochs=4, architecture_train_limit=10_000),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -403,16 +462,18 @@ PROFILES: dict[str, Profile] = {
                      "compiled with torch.compile, kept after 10 ... 1500 epochs, with the paper's trial counts. "
                      "Differs from paper in the latent-size grids (see LONG_GRID_NOTE), in Fig. 9's importance-weighted "
                      "estimate (k = 1000 on 2000 test images; paper profile: k = 2000 on all) and in chapters 09-11, "
-                     "which use quick's study plan, and in the seed spread, which compares seeds 0-2 after 100 epochs"),
+                     "which use quick's study plan, in the seed spread, which compares seeds 0-2 after 100 epochs, "
+                     "and in the four architectures, 20 epochs on all images (about 1 h of one thread)"),
         fig8=LONG_FIG8, fig9=LONG_FIG9, iw_samples=1000, iw_examples=2000,
         study=QUICK_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000),
         # Seeds 1 and 2 for 1500 epochs would cost another 14 h of CPU per dataset; the spread compares
         # all three seeds after the first 100 epochs of the same schedule (seed 0: its kept snapshot).
-        spread_seeds=(0, 1, 2), spread_epochs=100),
+        spread_seeds=(0, 1, 2), spread_epochs=100, architecture_epochs=20),
     "paper": Profile(
         name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
-        description="Methods exactly: 1500 epochs, the three-step schedule, L=2, 300/500/200 trials",
+        description="Methods exactly: 1500 epochs, the three-step schedule, L=2, 300/500/200 trials; the four "
+                    "architectures the same",
         fig8=SweepGrid("fig8", nz=PAPER_LATENT_SIZES, seeds=(0, 1, 2, 3, 4), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=1500),
         fig9=SweepGrid("fig9", nz=PAPER_LATENT_SIZES, seeds=(0,), schedules=FIG9_RATES,
@@ -422,7 +483,7 @@ PROFILES: dict[str, Profile] = {
         study=StudyPlan(epochs=1000, snapshot_epochs=(1, 10, 100), kl_sizes=(2, 10, 20, 30, 50), warmup_nz=30,
                         warmup_epochs=10, renyi_sizes=(30, 40, 50), alphas=(0.0, 0.25, 0.5, 0.75),
                         n_samples=5),
-        spread_seeds=(0, 1, 2)),
+        spread_seeds=(0, 1, 2), architecture_epochs=1500),
 }
 
 

@@ -1,14 +1,21 @@
-"""The paper's VAE (Methods, eqs. 14-16 and Fig. 10).
+"""The paper's VAE (Methods, eqs. 14-16 and Fig. 10), and a convolutional one to compare with.
 
 Encoder: D -> 1024 (tanh) -> (mu, log sigma^2), each N_z wide.
 Decoder: N_z -> 1024 (tanh) -> D logits; sigmoid of the logits gives the Bernoulli means.
 Weights start Glorot-uniform with zero biases, the defaults of the Keras version the
 authors used, so our initialisation matches theirs in distribution.
+
+`ConvVAE` has the same interface (flat images of D = side^2 pixels in, logits of D out), so the
+objective, the training loop and every analysis take either; `training.loop.build_model` picks one.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from .config import ConfigError
 
 
 def _keras_init(layer: nn.Linear) -> nn.Linear:
@@ -45,3 +52,54 @@ class VAE(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_features={self.n_features}, nz={self.nz}, hidden={self.hidden}"
+
+
+class ConvVAE(nn.Module):
+    """A convolutional VAE in the manner of the common PyTorch examples, beyond the paper.
+
+    Encoder: conv(1->32, 4x4, stride 2) - ReLU - conv(32->64, 4x4, stride 2) - ReLU - linear to
+    (mu, log sigma^2), each N_z wide. Decoder: linear to 64 x side/4 x side/4 - ReLU -
+    transposed conv(64->32) - ReLU - transposed conv(32->1), giving D Bernoulli logits. Images go in
+    and come out as flat rows (n, D), as for `VAE`; the reshaping happens inside. Weights keep
+    PyTorch's default initialisation: the examples it follows use it, and Keras' has no paper to match here.
+    """
+
+    channels = (32, 64)
+
+    def __init__(self, n_features: int = 784, nz: int = 100):
+        super().__init__()
+        side = math.isqrt(n_features)
+        if side * side != n_features or side % 4:
+            raise ConfigError(f"n_features={n_features!r} is not allowed for the conv model; it needs square images "
+                              "whose side is a multiple of 4 (e.g. 784 = 28 x 28 or 64 = 8 x 8)")
+        self.n_features, self.nz, self.input_shape = n_features, nz, (1, side, side)
+        narrow, wide = self.channels
+        self.feature_shape = (wide, side // 4, side // 4)
+        features = math.prod(self.feature_shape)
+        self.encoder = nn.Sequential(nn.Conv2d(1, narrow, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.Conv2d(narrow, wide, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.Flatten(), nn.Linear(features, 2 * nz))
+        self.decoder = nn.Sequential(nn.Linear(nz, features), nn.ReLU(), nn.Unflatten(-1, self.feature_shape),
+                                     nn.ConvTranspose2d(wide, narrow, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.ConvTranspose2d(narrow, 1, 4, stride=2, padding=1), nn.Flatten())
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Parameters of q(z|x) for rows x of shape (..., D): mu and log sigma^2, each (..., N_z)."""
+        images = x.reshape(-1, *self.input_shape)
+        mu, logvar = self.encoder(images).reshape(*x.shape[:-1], 2 * self.nz).chunk(2, dim=-1)
+        return mu, logvar
+
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """z = mu_phi(x), the recognition step of repeated inference (eq. 26)."""
+        return self.encode(x)[0]
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of the Bernoulli means, (..., D) for z of shape (..., N_z) (e.g. L samples x batch)."""
+        return self.decoder(z.reshape(-1, self.nz)).reshape(*z.shape[:-1], self.n_features)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """x = decoder_theta(z), the generation step of repeated inference (eq. 25)."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def extra_repr(self) -> str:
+        return f"n_features={self.n_features}, nz={self.nz}, input_shape={self.input_shape}"

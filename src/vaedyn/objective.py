@@ -83,9 +83,10 @@ def _terms_given_noise(model: VAE, x: torch.Tensor, eps: torch.Tensor, log_weigh
 
 def training_loss(model: VAE, x: torch.Tensor, eps: torch.Tensor, beta, renyi_alpha: float = 1.0):
     """(loss, reconstruction, KL) for fixed noise eps: the loss is the batch mean of the negative
-    ELBO of eq. (13) with its KL term weighted by `beta` (KL annealing), or of the negative Renyi
-    bound when renyi_alpha != 1; an ensemble's loss is the sum over members of each member's mean,
-    so each member's gradient is exactly the one it would get alone. The terms are per example."""
+    ELBO of eq. (13) with its KL term weighted by `beta` (`config.kl_weight`: a beta-VAE's beta times
+    KL annealing), or of the negative Renyi bound when renyi_alpha != 1 (alpha = 0: the IWAE bound);
+    an ensemble's loss is the sum over members of each member's mean, so each member's gradient is
+    exactly the one it would get alone. The terms are per example and unweighted."""
     renyi = renyi_alpha != 1.0
     reconstruction, kl, log_weights = _terms_given_noise(model, x, eps, renyi)
     per_example = -renyi_bound(log_weights, renyi_alpha) if renyi else reconstruction + beta * kl

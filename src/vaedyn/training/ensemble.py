@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
+from ..config import ConfigError, TrainConfig, kl_weight, learning_rate, resolve_device
 from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
 from ..model import VAE
@@ -168,6 +168,10 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
     device = resolve_device(device)
     if not configs:
         raise ValueError("train_ensemble needs at least one config")
+    foreign = next((c.architecture for c in configs if c.architecture != "mlp"), None)
+    if foreign is not None:
+        raise ConfigError(f"architecture={foreign!r} is not allowed in an ensemble: StackedVAE stacks the paper's "
+                          "MLP only; train that config alone (store.get_or_train)")
     if len(ensemble_groups(configs)) != 1:
         raise ValueError("ensemble members may differ only in " + " and ".join(MEMBER_FIELDS)
                          + "; split the configs with ensemble_groups() first")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..config import TrainConfig, kl_weight, learning_rate, resolve_device
 from ..data import Dataset, load_dataset
 from ..files import atomic_torch_save
-from ..model import VAE
+from ..model import ConvVAE, VAE
 from ..objective import ElboTerms, compiled_training_loss, elbo_terms, training_loss
 from ..progress import progress_file
 from ..randomness import (Generator, check_resume_policy, latent_noise, random_order, restore_stream,
@@ -40,7 +40,7 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    model: VAE
+    model: VAE | ConvVAE
     history: list[dict]      # one record per epoch: lr, train_*, test_* for each of METRICS
     config: TrainConfig
     # Seconds spent training, summed over every session of a resumed run (None when a checkpoint
@@ -69,17 +69,23 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, fused=True)
 
 
-def build_model(config: TrainConfig, n_features: int) -> VAE:
-    """Initialise on CPU from the config's seed, so every device starts from the same weights."""
+def build_model(config: TrainConfig, n_features: int) -> VAE | ConvVAE:
+    """The network `config.architecture` names, for images of `n_features` pixels: the one place
+    that turns a config into a model (training, the store, shipped weights). Initialised on CPU from
+    the config's seed, so every device starts from the same weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
+        if config.architecture == "conv":
+            return ConvVAE(n_features=n_features, nz=config.nz)
         return VAE(n_features=n_features, nz=config.nz, hidden=config.hidden)
 
 
 @torch.no_grad()
 def evaluate(model: VAE, x: torch.Tensor, n_samples: int = 2, seed: int = 0, batch_size: int = 2000,
              precision: str = "fp32") -> dict[str, float]:
-    """Mean per-example negative ELBO, reconstruction and KL (nats) of x; seeded, so repeatable."""
+    """Mean per-example negative ELBO, reconstruction and KL (nats) of x; seeded, so repeatable.
+    The true ELBO of eq. (13) (KL weight 1) for every model, a beta-VAE's and an IWAE's too, so the
+    test -ELBO of the history compares across training objectives."""
     generator = torch.Generator(device=x.device).manual_seed(seed)
     return dict(zip(METRICS, mean_metrics(model, x, n_samples, generator, batch_size, precision).tolist()))
 
@@ -112,8 +118,9 @@ def training_step(model: VAE, optimizer: torch.optim.Optimizer, batch: torch.Ten
     (negative ELBO, reconstruction, KL) as a device tensor, so the caller need not sync.
 
     The loss is `objective.training_loss` (beta = `config.kl_weight` of the epoch); the metrics
-    are always the plain ELBO's. `config.compile` runs it, and so its backward, through
-    torch.compile."""
+    are always the plain ELBO's (KL weight 1, whatever `config.beta`, warm-up or Renyi alpha), so
+    every model's history compares with every other's. `config.compile` runs it, and so its
+    backward, through torch.compile."""
     with autocast(batch.device, config.precision):
         eps = latent_noise(model, batch, config.n_samples, generator, compute_dtype(config.precision))
         if config.compile:

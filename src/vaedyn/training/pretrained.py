@@ -23,9 +23,9 @@ import safetensors
 import safetensors.torch
 
 from . import store
+from .loop import build_model
 from ..config import TrainConfig
 from ..files import atomic_write_text, project_path, sha256_file
-from ..model import VAE
 from ..provenance import provenance
 
 # The repository's pretrained/ folder (src/vaedyn/training/pretrained.py -> parents[3] is the repository root).
@@ -176,7 +176,7 @@ def install(config: TrainConfig, root: str | Path | None = None,
             "its weights are a different experiment. Export it again from a model trained with this code, "
             f"or remove it and its line in {match.path.parent / SUMS_FILE} to train locally")
     tensors = safetensors.torch.load_file(str(match.path), device="cpu")
-    model = VAE(n_features=int(metadata["n_features"]), nz=config.nz, hidden=config.hidden)
+    model = build_model(config, int(metadata["n_features"]))
     model.load_state_dict(tensors, strict=True)
     return store.store_vae(config, model, json.loads(metadata["history"]), root,
                            provenance(installed_from=f"{match.path.parent.name}/{match.path.name}",

@@ -24,7 +24,7 @@ import torch
 
 from ..config import TrainConfig, main_model_snapshots, resolve_device
 from ..files import atomic_torch_save, atomic_write_json, project_path, sha256_file
-from ..model import VAE
+from ..model import ConvVAE, VAE
 from ..provenance import provenance
 from .integrity import CorruptArtifactError, load_payload, read_meta
 
@@ -117,7 +117,7 @@ def list_artifacts(root: str | Path | None = None) -> list[dict]:
 
 @dataclass
 class TrainedVAE:
-    model: VAE
+    model: VAE | ConvVAE
     history: list[dict]
     config: TrainConfig
     path: Path
@@ -149,7 +149,7 @@ def get_or_train(config: TrainConfig, device: str | torch.device = "auto", root:
     device = resolve_device(device)
     keep_epochs = main_model_snapshots(config) if keep_epochs is None else keep_epochs
 
-    def keep(epoch: int, model: VAE, history: list[dict]) -> None:
+    def keep(epoch: int, model: VAE | ConvVAE, history: list[dict]) -> None:
         store_vae(config.snapshot(epoch), model, history, root, provenance(device, snapshot_of=config.to_dict()))
 
     def create(directory: Path):
@@ -174,7 +174,7 @@ def training_record(device: torch.device, wall_time_s: float | None, resumes: li
     return record
 
 
-def vae_payload(model: VAE, history: list[dict]) -> tuple[dict, dict]:
+def vae_payload(model: VAE | ConvVAE, history: list[dict]) -> tuple[dict, dict]:
     """(payload, summary) of a trained VAE as the store keeps it, however it was trained."""
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "n_features": model.n_features, "history": history}
@@ -182,7 +182,9 @@ def vae_payload(model: VAE, history: list[dict]) -> tuple[dict, dict]:
 
 
 def _trained_vae(payload: dict, config: TrainConfig, directory: Path, device: torch.device) -> TrainedVAE:
-    model = VAE(n_features=payload["n_features"], nz=config.nz, hidden=config.hidden)
+    from .loop import build_model  # the store is imported by train's callers; keep the import graph one-way
+
+    model = build_model(config, payload["n_features"])
     model.load_state_dict(payload["state_dict"])
     return TrainedVAE(model=model.to(device).eval(), history=payload["history"], config=config, path=directory)
 
