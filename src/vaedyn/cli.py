@@ -1,4 +1,5 @@
-"""Command line: `python -m vaedyn train | infer | info | sweep | book | report`; `--help` on each documents every option.
+"""Command line: `python -m vaedyn train | infer | info | sweep | book | report`; `--help` on each documents every
+option.
 
 Every argument is validated before anything is trained or written (options one by one as they
 are parsed, then the checks that need several of them or the data, in `_check`); a bad one exits

@@ -113,7 +113,8 @@ def _map(model, name: str, given) -> Callable | None:
         return given
     attribute = given if isinstance(given, str) else name
     if given is not None and not isinstance(given, str):
-        raise ProtocolError(f"{name}={given!r} is not allowed; give a callable or the name of one of the model's methods")
+        raise ProtocolError(f"{name}={given!r} is not allowed; give a callable or the name of one of the model's "
+                            "methods")
     found = getattr(model, attribute, None)
     if given is not None and not callable(found):
         raise ProtocolError(f"{name}={given!r}: {type(model).__name__} has no method {given!r}")
@@ -137,7 +138,8 @@ def _call(name: str, function: Callable, argument: torch.Tensor):
 
 
 @torch.no_grad()
-def _probe(model, image_shape: tuple[int, ...], maps: dict[str, Callable | None], encode_given: bool) -> tuple[int, bool]:
+def _probe(model, image_shape: tuple[int, ...], maps: dict[str, Callable | None],
+           encode_given: bool) -> tuple[int, bool]:
     """Call the maps once on a batch of mid-grey inputs; returns N_z and whether `encode` returns
     (mu, logvar) of that size. ProtocolError naming what came back when a map fails or returns
     another shape."""
@@ -163,7 +165,8 @@ def _probe(model, image_shape: tuple[int, ...], maps: dict[str, Callable | None]
             try:
                 pair = maps["encode"](x)
                 encode_works = (isinstance(pair, (tuple, list)) and len(pair) == 2
-                                and all(isinstance(t, torch.Tensor) and tuple(t.shape) == (PROBE_BATCH, nz) for t in pair))
+                                and all(isinstance(t, torch.Tensor) and tuple(t.shape) == (PROBE_BATCH, nz)
+                                        for t in pair))
             except Exception as error:   # a method called `encode` that means something else is not used
                 if encode_given:
                     raise ProtocolError(f"encode failed on a probe batch of shape {tuple(x.shape)}: "
@@ -190,7 +193,8 @@ def as_inference_model(model, *, input_shape=None, n_features: int | None = None
     returned unchanged; any other is wrapped in a `FlatModel`. ProtocolError (one line) otherwise.
     """
     asked = _shape("input_shape", input_shape)
-    if isinstance(model, FlatModel) and asked in (None, model.image_shape) and not (encode_mean or decode_mean or encode):
+    renamed = encode_mean is not None or decode_mean is not None or encode is not None
+    if isinstance(model, FlatModel) and asked in (None, model.image_shape) and not renamed:
         if n_features is not None and n_features != model.n_features:
             raise ProtocolError(f"the model takes inputs of shape {model.image_shape} ({model.n_features} values) but "
                                 f"the dataset's images have {n_features} values")
@@ -223,10 +227,11 @@ def as_inference_model(model, *, input_shape=None, n_features: int | None = None
         raise ProtocolError(f"input shape {shape} ({size} values) is not allowed; {type(model).__name__} declares "
                             f"n_features={own_features}")
     nz, encode_works = _probe(model, shape, maps, encode_given=encode is not None)
-    flat = len(shape) == 1 and not (encode_mean or decode_mean or encode)
+    flat = len(shape) == 1 and not renamed
     if (flat and isinstance(model, nn.Module) and own_features == size and getattr(model, "nz", None) == nz):
         return model
-    return FlatModel(model, shape, nz, maps["encode_mean"], maps["decode_mean"], maps["encode"] if encode_works else None)
+    return FlatModel(model, shape, nz, maps["encode_mean"], maps["decode_mean"],
+                     maps["encode"] if encode_works else None)
 
 
 def _side_text(n_features: int) -> str:

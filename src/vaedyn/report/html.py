@@ -65,5 +65,6 @@ def notebook_html(notebook, title: str = "vaedyn report") -> str:
             parts.append(markdown.render(_text(cell["source"])))
         elif cell["cell_type"] == "code":
             parts.extend(output_html(output, markdown) for output in cell.get("outputs", []))
-    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{html.escape(title)}</title>\n"
-            f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
+    head = f'<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n<style>{STYLE}</style>'
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{head}\n</head>\n<body>\n' + "\n".join(parts)
+            + "\n</body>\n</html>\n")

@@ -101,7 +101,8 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:   # safetensors and torch raise several types for a file they cannot read
         kind = "safetensors" if path.suffix == ".safetensors" else "a torch state dict (weights only)"
-        raise ConfigError(f"--weights {str(path)!r} cannot be read as {kind}: {type(error).__name__}: {error}") from None
+        raise ConfigError(f"--weights {str(path)!r} cannot be read as {kind}: {type(error).__name__}: "
+                          f"{error}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
@@ -127,8 +128,8 @@ def load_weights(model, path: str | Path) -> None:
         problems.append(f"missing {_listed(missing)}")
     if unexpected := sorted(set(state) - set(expected)):
         problems.append(f"unexpected {_listed(unexpected)}")
-    if wrong := [f"{k} {tuple(state[k].shape)} (model {tuple(expected[k].shape)})" for k in sorted(set(state) & set(expected))
-                 if state[k].shape != expected[k].shape]:
+    if wrong := [f"{k} {tuple(state[k].shape)} (model {tuple(expected[k].shape)})"
+                 for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]:
         problems.append(f"shape of {_listed(wrong)}")
     if problems:
         raise ConfigError(f"--weights {str(path)!r} does not fit {type(target).__name__}: {'; '.join(problems)}")
