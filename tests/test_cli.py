@@ -86,7 +86,7 @@ def test_bad_arguments_exit_with_one_line_and_write_nothing(argv, fragment, caps
 
 def test_help_documents_every_option(capsys):
     parser = build_parser()
-    for command in ("train", "infer", "info", "sweep", "book"):
+    for command in ("train", "infer", "info", "sweep", "book", "report"):
         code, out, _ = run([command, "--help"], capsys)
         assert code == 0
         subparser = parser._subparsers._group_actions[0].choices[command]
@@ -141,7 +141,8 @@ def test_help_of_sweep_and_book_describes_them(capsys):
     code, out, _ = run(["book", "--help"], capsys)
     assert code == 0 and out.startswith("usage: vaedyn book") and "--only CHAPTER" in out
     code, out, _ = run(["--help"], capsys)
-    assert code == 0 and "--version" in out and all(c in out for c in ("train", "infer", "info", "sweep", "book"))
+    assert code == 0 and "--version" in out and all(c in out for c in ("train", "infer", "info", "sweep", "book",
+                                                                      "report"))
 
 
 def test_train_spread_trains_the_seed_spreads_model(monkeypatch, capsys):

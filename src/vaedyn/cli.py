@@ -1,4 +1,5 @@
-"""Command line: `python -m vaedyn train | infer | info | sweep | book`; `--help` on each documents every option.
+"""Command line: `python -m vaedyn train | infer | info | sweep | book | report`; `--help` on each documents every
+option.
 
 Every argument is validated before anything is trained or written (options one by one as they
 are parsed, then the checks that need several of them or the data, in `_check`); a bad one exits
@@ -115,6 +116,38 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; it must be in (0, 1]")
+    return value
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    """'1,28,28' -> (1, 28, 28): the shape of one input without the batch axis."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(n < 1 for n in shape):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; give positive integers separated by commas, "
+                                         "e.g. 1,28,28 or 784")
+    return shape
+
+
+def _model_spec(text: str) -> str:
+    from .report.source import parse_model_spec
+
+    try:
+        parse_model_spec(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _output_path(text: str) -> str:
@@ -234,6 +267,40 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker processes that run pages side by side, each with its share of the CPU "
                            "threads (default: 1)")
     book.add_argument("--notebooks", default=None, help="folder of the source notebooks (default: the project's)")
+
+    report = commands.add_parser("report", help="the paper's core findings and claims table for a model of your own, "
+                                                "as report.html and report.ipynb")
+    report.add_argument("--model", type=_model_spec, required=True, metavar="FILE.py:FACTORY",
+                        help="the callable that returns the model, in a Python file (path/to/file.py:FACTORY) or an "
+                             "importable module (MODULE:FACTORY); the model needs encode_mean(x) -> z and "
+                             "decode_mean(z) -> x")
+    report.add_argument("--weights", default=None, metavar="FILE",
+                        help="weights to load into the model, strictly: a .safetensors file or a torch state dict "
+                             "(read weights-only) (default: the weights the factory gives)")
+    report.add_argument("--dataset", choices=DATASETS, default="mnist",
+                        help="the images the model is run on; the claims are about mnist and fashion_mnist "
+                             "(default: mnist)")
+    report.add_argument("--input-shape", type=_input_shape, default=None, metavar="C,H,W",
+                        help="shape of one input without the batch axis, e.g. 1,28,28 (default: the model's "
+                             "input_shape attribute, else flat rows of the image size)")
+    report.add_argument("--encode-mean", default=None, metavar="NAME",
+                        help="the model's method that maps x to the mean of q(z|x), when not named encode_mean")
+    report.add_argument("--decode-mean", default=None, metavar="NAME",
+                        help="the model's method that maps z to the mean image, when not named decode_mean")
+    report.add_argument("--encode", default=None, metavar="NAME",
+                        help="optional: the model's method returning (mu, logvar), when not named encode")
+    report.add_argument("--profile", choices=tuple(PROFILES), default="quick",
+                        help="trials and grids of p as the book's chapters 03-05 use them (default: quick)")
+    report.add_argument("--effort-scale", type=_fraction, default=1.0,
+                        help="run this share of the profile's trials, at least 10 each (default: 1)")
+    report.add_argument("--p-stride", type=_positive_int, default=1,
+                        help="keep every N-th noise fraction of the profile's grids (default: 1, all)")
+    report.add_argument("--seed", type=_seed, default=0,
+                        help=f"seed of the noisy starts, 0 to {SEED_LIMIT - 1} (default: 0)")
+    report.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    report.add_argument("--out", type=_output_folder, default="vaedyn-report",
+                        help="folder that receives report.html, report.ipynb and report.json (default: vaedyn-report)")
+    report.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 
 
@@ -287,8 +354,12 @@ def _architecture_configs(args) -> dict:
 def _check(args) -> None:
     """The checks that need several options or the data, before any training or writing: the
     train/infer config; infer's trials against the training images of its label; sweep's grid in
-    its profile; book's chapters and notebooks. Raises ConfigError."""
+    its profile; book's chapters and notebooks; report's model (factory, weights, protocol, shape)
+    and the packages that execute its notebook. Raises ConfigError."""
     from .config import get_profile
+
+    if args.command == "report":
+        _check_report(args)
 
     if args.command == "train" and args.architectures:
         _architecture_configs(args)
@@ -315,6 +386,51 @@ def _check(args) -> None:
                               "folder of the source notebooks with --notebooks")
 
 
+REPORT_PACKAGES = ("papermill", "nbformat", "ipykernel", "markdown_it")
+
+
+def _check_report(args) -> None:
+    """Build the model as the report notebook will (factory, weights, protocol, a probe against the
+    dataset's image size) and check that the notebook can be executed; keeps the model for `_run`."""
+    import importlib.util
+
+    from .data import load_dataset
+    from .report import load_model
+
+    missing = [name for name in REPORT_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"vaedyn report needs {', '.join(missing)} to execute its notebook; install the book's "
+                          "packages (pip install -r requirements.txt)")
+    images = load_dataset(args.dataset, "test", "cpu")
+    args.checked_model = load_model(args.model, args.weights, args.input_shape, n_features=images.n_features,
+                                    encode_mean=args.encode_mean, decode_mean=args.decode_mean, encode=args.encode)
+
+
+def report_parameters(args) -> dict:
+    """The report notebook's parameters for a `report` command; paths absolute, since the notebook runs in
+    a folder of its own."""
+    from .report import absolute_spec
+
+    return {"model": absolute_spec(args.model), "weights": str(Path(args.weights).resolve()) if args.weights else None,
+            "input_shape": list(args.input_shape) if args.input_shape else None,
+            "encode_mean": args.encode_mean, "decode_mean": args.decode_mean, "encode": args.encode,
+            "dataset": args.dataset, "profile": args.profile, "device": args.device, "seed": args.seed,
+            "effort_scale": args.effort_scale, "p_stride": args.p_stride}
+
+
+def _report(args) -> int:
+    from .protocol import FlatModel
+    from .report import build_report
+
+    model = args.checked_model
+    shape = model.image_shape if isinstance(model, FlatModel) else (model.n_features,)
+    parameters = report_parameters(args)
+    print(f"model checked: {parameters['model']} takes inputs {shape}, N_z = {model.nz}", flush=True)
+    paths = build_report(args.out, parameters, progress=not args.no_progress, say=lambda text: print(text, flush=True))
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _trained(args):
     from .training.store import get_or_train
 
@@ -336,9 +452,11 @@ def _failures() -> tuple[type[BaseException], ...]:
     from .randomness import ForeignCheckpointError
     from .training.integrity import CorruptArtifactError
     from .training.loop import TrainingDivergedError
+    from .report import ReportFailedError
     from .training.pretrained import StaleWeightsError
 
-    return CorruptArtifactError, DataUnavailableError, ForeignCheckpointError, StaleWeightsError, TrainingDivergedError
+    return (CorruptArtifactError, DataUnavailableError, ForeignCheckpointError, ReportFailedError, StaleWeightsError,
+            TrainingDivergedError)
 
 
 def _one_line(error: BaseException) -> str:
@@ -384,6 +502,9 @@ def _run(args: argparse.Namespace) -> int:
                                cross_device=args.cross_device)
         print(status.summary())
         return 0 if status.complete else 1
+
+    if args.command == "report":
+        return _report(args)
 
     if args.command == "book":
         from .book import build

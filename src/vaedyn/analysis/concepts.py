@@ -72,6 +72,14 @@ def orthogonality(concepts: torch.Tensor) -> float:
     return torch.linalg.matrix_norm(c - torch.eye(c.shape[0], device=c.device, dtype=c.dtype)).item()
 
 
+def rms_off_diagonal_cosine(concepts: torch.Tensor) -> float:
+    """Root-mean-square of the off-diagonal cosines C_ij (i != j): ||C - I||_F / sqrt(n (n - 1)) for n
+    concept vectors, since the diagonal of C - I is zero. 0 for mutually orthogonal vectors, 1 when all
+    point the same way, whatever n; the scale chapter 06 and Fig. 7's claim read."""
+    n = concepts.shape[0]
+    return orthogonality(concepts) / (n * (n - 1)) ** 0.5
+
+
 def active_units(memory: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     """Boolean mask of latent units whose mean mu varies over the data by more than `threshold`
     (variance of mu across examples; the usual active-unit criterion, Burda et al. 2016)."""

@@ -57,11 +57,23 @@ def _row(claim: Claim, judged: dict[str, dict]) -> dict:
     return row
 
 
+def as_stored(values: dict) -> dict:
+    """`values` as a results file holds them (through JSON): what the claims page judges."""
+    return json.loads(json.dumps(plain(values)))
+
+
+def verdict_rows(notebook: str, dataset: str, values: dict) -> list[dict]:
+    """The verdict-table rows of the claims a page measures, judged from `values` as a results file holds
+    them, without gluing anything: for the report on a model of one's own (`paper.core.core_claims`)."""
+    values = as_stored(values)
+    return [_row(claim, judge(claim, values)) for claim in page_claims(notebook, dataset)]
+
+
 def page_verdicts(notebook: str, dataset: str, values: dict) -> list[dict]:
     """Glue every verdict of the claims a page measures and return its verdict-table rows. A claim that
     does not depend on the noise shows the same verdict under both readings. The values are judged as the
     results file will hold them (through JSON), so the claims page judges exactly the same numbers."""
-    values = json.loads(json.dumps(plain(values)))
+    values = as_stored(values)
     rows = []
     for claim in page_claims(notebook, dataset):
         judged = judge(claim, values)

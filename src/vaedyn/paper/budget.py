@@ -39,6 +39,7 @@ class Effort:
     steps: int
     p_grid: tuple[float, ...]
     fig3_p: float = 0.2
+    label_p_grid: tuple[float, ...] = FIG5_P_GRID   # Fig. 5's grid (chapter 05's)
 
 
 def budget_effort(profile, scale: float = 1.0, p_stride: int = 1) -> Effort:
@@ -94,8 +95,8 @@ def measure(model: VAE, history: list[dict], images: torch.Tensor, labels: torch
     values["onset_iii"] = stages.get("swap/6", {}).get("onset_iii")
     values["concept_argmin_mean"] = stages.get("swap/6", {}).get("concept_argmin_mean")
     if classifier is not None:
-        fig5 = label_map(model, classifier, images, labels, BUDGET_LABELS[0], FIG5_P_GRID, effort.trials_classifier,
-                         effort.steps, "swap", seed)
+        fig5 = label_map(model, classifier, images, labels, BUDGET_LABELS[0], effort.label_p_grid,
+                         effort.trials_classifier, effort.steps, "swap", seed)
         values["first_wrong_p"] = first_p_not_always_correct(fig5)
         values["first_p_without_recovery"] = first_p_without_recovery(fig5)
     return values
