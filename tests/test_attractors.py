@@ -104,6 +104,17 @@ def test_a_spiral_into_a_point_is_not_taken_for_a_cycle():
     assert settling.converged.all() and settling.end.abs().max() < 1e-8
 
 
+def test_a_map_without_fixed_points_leaves_every_trial_unsettled_and_no_attractor():
+    model = MapModel(lambda x: x.mean(dim=1, keepdim=True), lambda z: (z + 1).expand(-1, 5), 5, 1)   # F(z) = z + 1
+    images, labels = two_class_images()
+    found = basins(model, images, labels, [0.0, 0.3], trials_per_class=4, tol=1e-6, n_classes=2, max_steps=20)
+    assert found.settling.outcome_shares() == {"fixed point": 0.0, "cycle": 0.0, "neither": 1.0}
+    assert (found.settling.steps == 20).all() and found.settling.residual.tolist() == pytest.approx([1.0] * 16)
+    assert found.attractors.count == 0 and found.counts.shape == (2, 2, 1) and (found.counts == 4).all()
+    table = describe_attractors(model, found.attractors, concept_set(model, images, labels, n_classes=2))
+    assert table.kind == [] and table.radius.shape == (0,)
+
+
 def test_two_stable_fixed_points_are_told_apart_with_their_basins():
     model = tanh_pixels()
     z_star = bisect(lambda z: math.tanh(3 * z) - z, 0.5, 1.0)
