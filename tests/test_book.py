@@ -178,7 +178,8 @@ def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
     assert sorted(lane[0].spread_seed for lane in spread_lanes) == [1, 2]       # quick: MNIST only
     shared = [lane for lane in stages[1] if len(lane) > 1 and lane[0].spread_seed is None]
     assert [[c.name() for c in lane] for lane in shared] == \
-        [["07_latent_dimension", "09_training_dynamics", "10_latent_representations"]]  # 10 reads what 07, 09 train
+        [["07_latent_dimension", "09_training_dynamics", "10_latent_representations", "13_architectures",
+          "14_attractors"]]                                                 # 10 and 14 read what 07, 09, 13 train
     others = [lane for lane in stages[1] if lane[0].spread_seed is None and lane not in shared]
     assert all(len(lane) == 1 for lane in others) and len(others) == 16                 # the rest: a lane each
     for lane in stages[1]:

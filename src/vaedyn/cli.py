@@ -386,7 +386,7 @@ def _check(args) -> None:
                               "folder of the source notebooks with --notebooks")
 
 
-REPORT_PACKAGES = ("papermill", "nbformat", "ipykernel", "markdown_it")
+REPORT_PACKAGES = ("papermill", "nbformat", "ipykernel", "nbconvert")
 
 
 def _check_report(args) -> None:

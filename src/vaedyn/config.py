@@ -346,6 +346,10 @@ class Profile:
     # the first `architecture_train_limit` training images (None: all); no epochs: the profile has none.
     architecture_epochs: int | None = None
     architecture_train_limit: int | None = None
+    # Chapter 13 measures four models: the share of chapters 03-05's trials, and every n-th p of their
+    # grids, that it uses for each (`paper.core.core_effort`).
+    architecture_effort_scale: float = 1.0
+    architecture_p_stride: int = 1
 
     def __post_init__(self):
         if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
@@ -453,7 +457,8 @@ PROFILES: dict[str, Profile] = {
                        batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
-        architecture_epochs=4, architecture_train_limit=10_000),
+        architecture_epochs=4, architecture_train_limit=10_000, architecture_effort_scale=0.5,
+        architecture_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,

@@ -254,6 +254,8 @@ class AttractorSummary:
     attractor_share: float            # training images whose code is a fixed point with spectral radius < 1
     tol: float                        # absolute tolerance used, latent units
     scale: float                      # the latent scale it is relative to (`attractors.latent_scale`)
+    stable_end_share: float           # trials that end at an attractor with spectral radius < 1
+    end_kind_shares: dict[str, float]  # trials by the kind of the attractor they end at (KINDS)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -269,13 +271,16 @@ class AttractorStudy:
 
 def summarize(basins: Basins, table: AttractorTable, fixed: FixedImages, scale: float) -> AttractorSummary:
     period = basins.attractors.period
+    sizes, trials = basins.attractors.size.double().cpu(), basins.start_class.numel()
     return AttractorSummary(
         attractors=basins.attractors.count, fixed_points=int((period == 1).sum()), cycles=int((period >= 2).sum()),
         stable=int(table.stable.sum()), kinds={kind: table.kind.count(kind) for kind in KINDS},
         sizes=basins.attractors.size.tolist(), radii=table.radius.tolist(),
         outcome_shares=basins.settling.outcome_shares(), latent_fixed_share=fixed.latent_share,
         pixel_fixed_share=fixed.pixel_share, attractor_share=fixed.attractor_share, tol=basins.settling.tol,
-        scale=scale)
+        scale=scale, stable_end_share=(sizes[table.stable.cpu()].sum() / trials).item(),
+        end_kind_shares={kind: sum(size for size, k in zip(sizes.tolist(), table.kind) if k == kind) / trials
+                         for kind in KINDS})
 
 
 def study_attractors(model, images: torch.Tensor, labels: torch.Tensor, p_grid, trials_per_class: int,

@@ -49,6 +49,7 @@ CHAPTERS = (
     Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
     Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
     Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),
+    Chapter("13_architectures"), Chapter("14_attractors"),
     Chapter("90_claims"), Chapter("91_reproducibility"), Chapter("92_reproduction_report"),
 )
 
@@ -88,10 +89,11 @@ def select_runs(profile, only: list[str] | None = None) -> list[Chapter]:
 
 
 # Within stage 2 of a parallel build every page depends only on stage 1's models, except these: chapter
-# 10 reads the MNIST Fig. 8 grid that chapter 07 trains and the study models that chapter 09 trains, so
-# the three share a lane, in that order; a seed's spread runs read the model its 02 run trains.
+# 10 reads the MNIST Fig. 8 grid that chapter 07 trains and the study models that chapter 09 trains, and
+# chapter 14 reads that grid and the architecture models of chapter 13, so the five share a lane, in that
+# order; a seed's spread runs read the model its 02 run trains.
 SHARED_LANE = (("mnist", "07_latent_dimension"), ("mnist", "09_training_dynamics"),
-               ("mnist", "10_latent_representations"))
+               ("mnist", "10_latent_representations"), ("mnist", "13_architectures"), ("mnist", "14_attractors"))
 
 
 def _lane_key(chapter: Chapter) -> tuple:

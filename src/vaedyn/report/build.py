@@ -67,7 +67,7 @@ def build_report(out: str | Path, parameters: dict, progress: bool = True, say=p
     from papermill.exceptions import PapermillExecutionError
 
     from ..book.runner import execute
-    from .html import notebook_html
+    from nbconvert import HTMLExporter
 
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="vaedyn-report-") as folder, kernel_path():
@@ -81,6 +81,10 @@ def build_report(out: str | Path, parameters: dict, progress: bool = True, say=p
                                     f"{error.evalue}; nothing was written to {out}") from None
         say(f"executed in {seconds:.0f} s; rendering report.html")
         title = f"vaedyn report: {parameters.get('model')}"
-        atomic_write_text(notebook_html(nbformat.read(str(work / "report.ipynb"), as_version=4), title),
-                          work / "report.html")
+        # One self-contained page (figures embedded, styles inline) with the code hidden: the reader
+        # wants the findings, and the notebook beside it keeps the code.
+        exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+        page, _ = exporter.from_notebook_node(nbformat.read(str(work / "report.ipynb"), as_version=4),
+                                              resources={"metadata": {"name": title}})
+        atomic_write_text(page, work / "report.html")
         return publish(work, out)
