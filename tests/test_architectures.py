@@ -34,7 +34,7 @@ def test_conv_vae_takes_and_gives_flat_rows_like_the_mlp(side):
     model = ConvVAE(n_features=side * side, nz=3)
     x = torch.rand(5, side * side)
     mu, logvar = model.encode(x)
-    assert mu.shape == logvar.shape == (5, 3) and model.input_shape == (1, side, side)
+    assert mu.shape == logvar.shape == (5, 3) and model.image_shape == (1, side, side)
     assert torch.equal(model.encode_mean(x), mu)
     assert model.decode_logits(torch.randn(2, 5, 3)).shape == (2, 5, side * side)   # L samples x batch
     means = model.decode_mean(mu)

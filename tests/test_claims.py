@@ -157,3 +157,45 @@ def test_a_single_seed_spread_adds_nothing_to_the_cells():
     rows = claims_rows(results, {0: results})
     dip = next(r for r in rows if r["id"] == "fig3a.concept_dip")
     assert dip["seeds (swap)"] == "1/1" and "seeds" not in compact_rows([dip])[0]["swap"]
+
+
+def test_an_architecture_carries_over_when_it_shares_the_mlps_decided_verdicts():
+    from vaedyn.paper import architectures
+
+    mlp = {"a": REPRODUCED, "b": NOT, "c": PARTLY, "d": UNDECIDED, "e": MISSING}
+    assert architectures.verdict_agreement({"a": REPRODUCED, "b": NOT, "c": PARTLY, "d": NOT}, mlp) == 1.0
+    # a model that reproduces what the MLP fails disagrees as much as one that fails what the MLP reproduces
+    assert architectures.verdict_agreement({"a": REPRODUCED, "b": REPRODUCED, "c": NOT}, mlp) == pytest.approx(1 / 3)
+    assert architectures.verdict_agreement({"a": NOT}, {"d": UNDECIDED}) is None   # the MLP decides nothing
+
+    def rows(*verdicts):
+        return [{"id": f"c{k}", "figure": "Fig.", "claim": f"claim {k}", "paper": "x", "ours (swap)": str(k),
+                 "ours (flip)": "-", "verdict (swap)": v, "verdict (flip)": NOT} for k, v in enumerate(verdicts)]
+
+    by_model = {"MLP": rows(REPRODUCED, NOT, REPRODUCED, PARTLY, NOT), "conv": rows(REPRODUCED, NOT, NOT, NOT, NOT),
+                "beta-VAE (beta = 4)": rows(REPRODUCED, NOT, REPRODUCED, PARTLY, NOT), "IWAE (k = 5)": rows(*[NOT] * 5)}
+    values = architectures.agreement_values(by_model)
+    assert values["readings"]["swap"]["agreement"] == {"conv": 0.6, "beta-VAE (beta = 4)": 1.0, "IWAE (k = 5)": 0.4}
+    assert set(values["readings"]["flip"]["agreement"].values()) == {1.0}
+    judged = {c.id: registry.judge(c, values) for c in architectures.CLAIMS}
+    assert {claim: verdicts["swap"]["verdict"] for claim, verdicts in judged.items()} == {
+        "beyond.carries_over.conv": PARTLY, "beyond.carries_over.beta_vae": REPRODUCED,
+        "beyond.carries_over.iwae": NOT}
+    table = architectures.comparison_rows(by_model, "swap")
+    assert len(table) == 5 and table[2]["conv"] == f"{NOT} (2)" and table[2]["MLP"] == f"{REPRODUCED} (2)"
+
+
+def test_the_attractor_claims_read_the_summary_the_chapter_saves():
+    from vaedyn.paper import attractors
+
+    claims = {c.id: c for c in attractors.CLAIMS}
+    summary = {"stable_end_share": 0.95, "end_kind_shares": {"memory": 0.0, "concept": 0.2, "abstract": 0.5,
+                                                              "neither": 0.3}}
+    values = {"readings": {"swap": summary, "flip": {**summary, "stable_end_share": 0.4}}, "pixel_fixed_share": 0.02}
+    ends = registry.judge(claims["radhakrishnan.ends_at_attractors"], values)
+    assert (ends["swap"]["verdict"], ends["flip"]["verdict"]) == (REPRODUCED, NOT)
+    concept = registry.judge(claims["fig3.concepts_not_attractors"], values)["swap"]
+    assert (concept["value"], concept["verdict"]) == (0.2, PARTLY)          # rare enough for partly only: <= 0.3
+    stored = registry.judge(claims["radhakrishnan.training_images_stored"], values)
+    assert list(stored) == [registry.NO_READING] and stored[registry.NO_READING]["verdict"] == NOT
+    assert claims["fig3.concepts_not_attractors"].source == PAPER and "smoke" in claims["fig3.concepts_not_attractors"].fixed

@@ -72,7 +72,9 @@ class ConvVAE(nn.Module):
         if side * side != n_features or side % 4:
             raise ConfigError(f"n_features={n_features!r} is not allowed for the conv model; it needs square images "
                               "whose side is a multiple of 4 (e.g. 784 = 28 x 28 or 64 = 8 x 8)")
-        self.n_features, self.nz, self.input_shape = n_features, nz, (1, side, side)
+        # `image_shape`, not `input_shape`: the model takes flat rows, and the model protocol reads an
+        # `input_shape` attribute as the shape inputs must arrive in.
+        self.n_features, self.nz, self.image_shape = n_features, nz, (1, side, side)
         narrow, wide = self.channels
         self.feature_shape = (wide, side // 4, side // 4)
         features = math.prod(self.feature_shape)
@@ -85,7 +87,7 @@ class ConvVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters of q(z|x) for rows x of shape (..., D): mu and log sigma^2, each (..., N_z)."""
-        images = x.reshape(-1, *self.input_shape)
+        images = x.reshape(-1, *self.image_shape)
         mu, logvar = self.encoder(images).reshape(*x.shape[:-1], 2 * self.nz).chunk(2, dim=-1)
         return mu, logvar
 
@@ -102,4 +104,4 @@ class ConvVAE(nn.Module):
         return torch.sigmoid(self.decode_logits(z))
 
     def extra_repr(self) -> str:
-        return f"n_features={self.n_features}, nz={self.nz}, input_shape={self.input_shape}"
+        return f"n_features={self.n_features}, nz={self.nz}, image_shape={self.image_shape}"
