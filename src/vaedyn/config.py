@@ -382,13 +382,16 @@ PROFILES: dict[str, Profile] = {
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
-                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p"),
+        description=("CPU book (27.3 min from scratch on 2 cores with 2 jobs, measured 2026-11-21; the target is "
+                     "30): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for Fashion-MNIST); "
+                     "100 / 100 / 20 trials on a 0.1 grid of p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
         # about 280 s per model. So the CNN trains 1 epoch, Fig. 8's grid 6 sizes for 2 epochs and
-        # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest).
+        # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest);
+        # with a lane per page, faster labelling and lazy imports the next build took 27.3 min: 01 about
+        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
