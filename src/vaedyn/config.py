@@ -406,13 +406,16 @@ ARCHITECTURE_RUNS: dict[str, dict] = {
 # the per-epoch test evaluation on all 10 000 test images, which costs the same whatever the images),
 # measured 2026-11-21 beside two long trainings: MLP 4.9 (3.8 + 1.1), conv 19.5 (12.2 + 7.3), beta-VAE 5.3
 # (4.2 + 1.1), IWAE k = 5 8.5 (5.7 + 2.8); 38 s for the four, 25.7 of it scaling with the images.
-# quick: 4 epochs on 10 000 images, about 155 s for the four; long: 20 epochs on all 60 000, about
+# quick: 3 epochs on 10 000 images, about 115 s for the four (4 epochs and 0.5 of the trials would have
+# put the quick book at its 30-min limit); long: 20 epochs on all 60 000, about
 # 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min.
 
 # Chapters 09-11 must stay within 10 min of CPU: ten epochs on the first 10 000 images, with
 # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
-QUICK_STUDY = StudyPlan(epochs=10, snapshot_epochs=(1, 3), kl_sizes=(2, 10, 30), warmup_nz=30, warmup_epochs=5,
-                        renyi_sizes=(10, 30), alphas=(0.0, 0.5), n_samples=2, train_limit=10_000)
+LONG_STUDY = StudyPlan(epochs=10, snapshot_epochs=(1, 3), kl_sizes=(2, 10, 30), warmup_nz=30, warmup_epochs=5,
+                       renyi_sizes=(10, 30), alphas=(0.0, 0.5), n_samples=2, train_limit=10_000)
+# The quick book's: 7 epochs. Chapter 09 took 313 s of the 27.3-min quick book at 10; chapters 13-14 had to fit.
+QUICK_STUDY = dataclasses.replace(LONG_STUDY, epochs=7)
 
 # The long profile's latent-size grids: what fits about 90 min of 2 CPU cores per dataset for both
 # figures, next to the paper's 60 models of 1500 epochs (Fig. 8) and 108 of 100 epochs (Fig. 9).
@@ -443,21 +446,24 @@ PROFILES: dict[str, Profile] = {
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book in about 30 min: main models of 10 epochs on all 60 000 images, 3 seeds for MNIST "
-                     "(1 for Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 4 epochs on the "
-                     "first 10 000 images (about 155 s of one thread)"),
+        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 27.3 min measured 2026-11-21 "
+                     "before chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
+                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 3 epochs on "
+                     "the first 10 000 images, measured with 0.3 of those trials"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
         # about 280 s per model. So the CNN trains 1 epoch, Fig. 8's grid 6 sizes for 2 epochs and
-        # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest).
+        # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest);
+        # with a lane per page, faster labelling and lazy imports the next build took 27.3 min: 01 about
+        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
-        architecture_epochs=4, architecture_train_limit=10_000, architecture_effort_scale=0.5,
+        architecture_epochs=3, architecture_train_limit=10_000, architecture_effort_scale=0.3,
         architecture_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
@@ -470,7 +476,7 @@ PROFILES: dict[str, Profile] = {
                      "which use quick's study plan, in the seed spread, which compares seeds 0-2 after 100 epochs, "
                      "and in the four architectures, 20 epochs on all images (about 1 h of one thread)"),
         fig8=LONG_FIG8, fig9=LONG_FIG9, iw_samples=1000, iw_examples=2000,
-        study=QUICK_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000),
+        study=LONG_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000),
         # Seeds 1 and 2 for 1500 epochs would cost another 14 h of CPU per dataset; the spread compares
         # all three seeds after the first 100 epochs of the same schedule (seed 0: its kept snapshot).
         spread_seeds=(0, 1, 2), spread_epochs=100, architecture_epochs=20),
