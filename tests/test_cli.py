@@ -175,7 +175,8 @@ def test_train_architectures_trains_the_profiles_four_runs_with_progress(monkeyp
     code, out, _ = run(["train", "--architectures", "--profile", "quick", "--seed", "1", "--no-progress"], capsys)
     assert code == 0
     assert trained == list(get_profile("quick").architecture_configs("mnist", seed=1).values())
-    assert "[2/4] conv: 4 epoch(s) on the first 10000 mnist training images" in out
+    epochs = get_profile("quick").architecture_epochs
+    assert f"[2/4] conv: {epochs} epoch(s) on the first 10000 mnist training images" in out
     assert out.count("final test negative ELBO: 90.000 nats") == 4
 
 

@@ -438,7 +438,7 @@ def _trained(args):
                         cross_device=args.cross_device)
 
 
-def _report(trained) -> None:
+def _print_trained(trained) -> None:
     """Where a trained model lives and its final test negative ELBO (the true ELBO, whatever it trained on)."""
     print(f"artifact: {trained.path}")
     print(f"final test negative ELBO: {trained.final['test_negative_elbo']:.3f} nats "
@@ -521,13 +521,13 @@ def _run(args: argparse.Namespace) -> int:
             images = "all" if config.train_limit is None else f"the first {config.train_limit}"
             print(f"[{number}/{len(runs)}] {name}: {config.epochs} epoch(s) on {images} {args.dataset} training images",
                   flush=True)
-            _report(get_or_train(config, device=args.device, progress=not args.no_progress,
+            _print_trained(get_or_train(config, device=args.device, progress=not args.no_progress,
                                  cross_device=args.cross_device))
         return 0
 
     trained = _trained(args)
     if args.command == "train":
-        _report(trained)
+        _print_trained(trained)
         return 0
 
     import numpy as np

@@ -48,11 +48,13 @@ def predict_probabilities(model: ClassifierCNN, x: torch.Tensor, batch_size: int
     """Class probabilities of each flattened image; any leading shape, e.g. (T+1, trials, D) -> (T+1, trials, C)."""
     model.eval()
     flat = x.reshape(-1, x.shape[-1])
-    layout = torch.channels_last if flat.device.type == "cpu" else torch.contiguous_format
-    model = model.to(memory_format=layout)
+    if not isinstance(model, ClassifierCNN) or flat.device.type != "cpu":   # any other labeller: as it is
+        logits = torch.cat([model(flat[s:s + batch_size]) for s in range(0, flat.shape[0], batch_size)])
+        return logits.softmax(dim=1).reshape(*x.shape[:-1], -1)
+    model = model.to(memory_format=torch.channels_last)
     try:
         logits = torch.cat([model.head(model.features(
-            flat[s:s + batch_size].reshape(-1, 1, model.side, model.side).contiguous(memory_format=layout)))
+            flat[s:s + batch_size].reshape(-1, 1, model.side, model.side).contiguous(memory_format=torch.channels_last)))
             for s in range(0, flat.shape[0], batch_size)])
     finally:
         model.to(memory_format=torch.contiguous_format)
