@@ -52,3 +52,15 @@ def hand_built_vae(weights: dict) -> "torch.nn.Module":
             param = dict(model.named_parameters())[name]
             param.copy_(torch.as_tensor(value, dtype=param.dtype).reshape(param.shape))
     return model
+
+
+def run_cli(argv, capsys):
+    """`python -m vaedyn ARGV` in this process: its exit status and what it printed (stdout, stderr)."""
+    from vaedyn.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err

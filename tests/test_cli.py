@@ -5,18 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from vaedyn.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.mark.parametrize("argv, fragment", [

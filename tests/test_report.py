@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 import vaedyn
-from conftest import requires_mnist
+from conftest import requires_mnist, run_cli
 from example_models import renamed_mlp, tiny_conv_vae
-from vaedyn.cli import build_parser, main, report_parameters
+from vaedyn.cli import build_parser, report_parameters
 from vaedyn.paper import core
 from vaedyn.paper.registry import page_claims
 from vaedyn.paper.rules import MISSING, READINGS, VERDICTS
@@ -56,13 +56,6 @@ def test_core_findings_take_the_papers_vae_as_it_is():
     assert core.core_claims(findings.values, "digits") == []        # no claim of the paper is about digits
 
 
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
