@@ -99,8 +99,9 @@ def training_loss(model: VAE, x: torch.Tensor, eps: torch.Tensor, beta, renyi_al
 # One graph per input shape (batch size, N_z, members); beta arrives as a 0-d tensor so KL annealing
 # does not recompile every epoch. A shape past the recompile limit must fail loudly: a silent
 # fall-back to eager would change the run's rounding.
-# Compiled on first use: importing the compiler costs every process (each page of the book) about
-# 2 s, and only training with `compile=True` needs it.
+# Compiled on first use: only training with `compile=True` needs the compiler, and importing it at the
+# top (with scikit-learn, see analysis.distances) made `import vaedyn` take 8.6-9.7 s in every page's
+# kernel against 0.1 s without (2026-11-21, one thread beside two trainings).
 @functools.cache
 def compiled_training_loss():
     """`training_loss` under torch.compile (inductor), made once per process."""

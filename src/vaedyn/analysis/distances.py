@@ -71,7 +71,7 @@ def mahalanobis_over_time(z: torch.Tensor, class_memory: torch.Tensor) -> torch.
     covariance is near singular and its inverse would blow up along them; shrinkage keeps it
     well conditioned without a hand-picked ridge.
     """
-    from sklearn.covariance import LedoitWolf   # imported here: scikit-learn adds about 1 s to every import of vaedyn
+    from sklearn.covariance import LedoitWolf   # imported here, not at import time (see objective.compiled_training_loss)
     estimator = LedoitWolf().fit(class_memory.detach().cpu().double().numpy())
     points = z.detach().cpu().double().reshape(-1, z.shape[-1]).numpy()
     squared = estimator.mahalanobis(points)
