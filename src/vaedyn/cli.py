@@ -364,11 +364,12 @@ def _check(args) -> None:
     if args.command == "train" and args.architectures:
         _architecture_configs(args)
     elif args.command in ("train", "infer"):
-        _config(args)
+        config = _config(args)
     if args.command == "infer":
         from .data import load_dataset
 
-        available = int((load_dataset(args.dataset, "train", "cpu").y == args.label).sum())
+        available = int((load_dataset(args.dataset, "train", "cpu", corpus_limit=config.corpus_limit).y
+                         == args.label).sum())
         if args.trials > available:
             raise ConfigError(f"trials={args.trials} is not allowed; only {available} {args.dataset} training "
                               f"images have label {args.label}")
@@ -536,7 +537,8 @@ def _run(args: argparse.Namespace) -> int:
     from .files import atomic_savez
     from .analysis.trials import run_trials
 
-    data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device)
+    data = load_dataset(args.dataset, "train", device=next(trained.model.parameters()).device,
+                        corpus_limit=trained.config.corpus_limit)
     trajectory = run_trials(trained.model, data.x, data.y, args.label, args.trials, args.p, args.steps, args.noise,
                             args.seed, record_x=args.record_x)
     arrays = {"z": trajectory.z.cpu().numpy(), "indices": trajectory.indices.cpu().numpy(),

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-DATASETS = ("mnist", "fashion_mnist", "digits")
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
+MUSIC_DATASETS = ("bach_chorales",)     # binary piano rolls (`vaedyn.music`), not images
+DATASETS = IMAGE_DATASETS + MUSIC_DATASETS
 PRECISIONS = ("fp32", "bf16")
 NOISE_MODES = ("swap", "flip")
 SWEEP_GRIDS = ("fig8", "fig9")
@@ -31,6 +33,17 @@ def _check_choice(name: str, value, allowed) -> None:
 def _check_positive_int(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
+
+
+def check_corpus_limit(dataset: str, value) -> None:
+    """`corpus_limit` (build a music dataset from the first n files of its corpus) is None, or an integer >= 1
+    for a music dataset; the image datasets have no corpus to limit."""
+    if value is None:
+        return
+    _check_positive_int("corpus_limit", value)
+    if dataset not in MUSIC_DATASETS:
+        raise ConfigError(f"corpus_limit={value!r} is not allowed with dataset={dataset!r}; only "
+                          f"{', '.join(MUSIC_DATASETS)} is built from a corpus (leave it None)")
 
 
 def check_probability(name: str, value) -> float:
@@ -74,6 +87,9 @@ class TrainConfig:
     # Other models (issue 12): a beta-VAE's KL weight and the network (see OPTIONAL_DEFAULTS).
     beta: float = 1.0                   # weight of the KL term in the training loss (beta-VAE); 1 = eq. (13)
     architecture: str = "mlp"           # "mlp": the paper's VAE; "conv": model.ConvVAE (no `hidden` layer)
+    # Music (issue 13): a music dataset built from the first `corpus_limit` files of its corpus only, a
+    # smaller dataset of its own (smoke runs); None: the whole corpus. Images have no corpus.
+    corpus_limit: int | None = None
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
@@ -97,6 +113,7 @@ class TrainConfig:
             raise ConfigError("kl_warmup_epochs weights the KL term of the ELBO; it needs renyi_alpha=1, "
                               f"not {self.renyi_alpha!r}")
         self._check_beta_and_architecture()
+        check_corpus_limit(self.dataset, self.corpus_limit)
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile={self.compile!r} is not allowed; it must be true or false")
         if self.stop_epoch is not None:
@@ -169,7 +186,7 @@ class TrainConfig:
 
 
 OPTIONAL_DEFAULTS = {"kl_warmup_epochs": 0, "renyi_alpha": 1.0, "compile": False, "stop_epoch": None,
-                     "beta": 1.0, "architecture": "mlp"}
+                     "beta": 1.0, "architecture": "mlp", "corpus_limit": None}
 
 
 def kl_weight(config: TrainConfig, epoch: int) -> float:
@@ -199,7 +216,7 @@ class ClassifierConfig:
     train_limit: int | None = None
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("dataset", self.dataset, IMAGE_DATASETS)   # it reads images; a roll is not one
         _check_positive_int("epochs", self.epochs)
         _check_positive_int("batch_size", self.batch_size)
         if self.train_limit is not None:
@@ -350,6 +367,17 @@ class Profile:
     # grids, that it uses for each (`paper.core.core_effort`).
     architecture_effort_scale: float = 1.0
     architecture_p_stride: int = 1
+    # The music chapter (15, issue 13): its VAE (the paper's, N_z = 100, the Methods schedule) trains
+    # `music_epochs` epochs on `bach_chorales` built from the first `music_corpus_limit` corpus files (None: all
+    # of them); no epochs: the profile has no music runs. Repeated inference on it: `music_trials` noisy starts
+    # per class (Fig. 3) and per mode and p (Fig. 4) of every `music_p_stride`-th p of `p_grid`, for
+    # `music_steps` steps; concept vectors per key for the keys with >= `music_key_min_segments` training segments.
+    music_epochs: int | None = None
+    music_corpus_limit: int | None = None
+    music_trials: int = 100
+    music_steps: int = 100
+    music_p_stride: int = 1
+    music_key_min_segments: int = 100
 
     def __post_init__(self):
         if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
@@ -358,9 +386,15 @@ class Profile:
                               "more distinct integer seeds >= 0")
         for dataset in self.spread_datasets:
             _check_choice("spread_datasets", dataset, DATASETS)
-        for name in ("architecture_epochs", "architecture_train_limit"):
+        for name in ("architecture_epochs", "architecture_train_limit", "music_epochs", "music_corpus_limit"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
+        for name in ("music_trials", "music_steps", "music_p_stride", "music_key_min_segments"):
+            _check_positive_int(name, getattr(self, name))
+        if self.music_key_min_segments < self.music_trials:
+            raise ConfigError(f"profile {self.name}: music_key_min_segments={self.music_key_min_segments!r} is not "
+                              f"allowed; a key needs at least music_trials={self.music_trials} segments to start "
+                              "that many distinct trials")
         if self.spread_epochs is not None:
             _check_positive_int("spread_epochs", self.spread_epochs)
             if self.spread_epochs > self.epochs:
@@ -372,9 +406,22 @@ class Profile:
         return getattr(self, name)
 
     def train_config(self, dataset: str = "mnist", nz: int = 100, seed: int = 0, **overrides) -> TrainConfig:
-        """The profile's main model (any field can be overridden, e.g. `epochs` from the CLI)."""
-        return TrainConfig(**{"dataset": dataset, "nz": nz, "seed": seed, "epochs": self.epochs,
-                              "train_limit": self.train_limit, "compile": self.compile, **overrides})
+        """The profile's main model (any field can be overridden, e.g. `epochs` from the CLI). On a music
+        dataset it is the music chapter's model: `music_epochs` epochs on every training segment of the
+        dataset built from `music_corpus_limit` corpus files, eager."""
+        if dataset in MUSIC_DATASETS:
+            if self.music_epochs is None:
+                raise ConfigError(f"profile={self.name!r} defines no music runs; use one that does "
+                                  f"({', '.join(p.name for p in PROFILES.values() if p.music_epochs)})")
+            budget = {"epochs": self.music_epochs, "train_limit": None, "compile": False,
+                      "corpus_limit": self.music_corpus_limit}
+        else:
+            budget = {"epochs": self.epochs, "train_limit": self.train_limit, "compile": self.compile}
+        return TrainConfig(**{"dataset": dataset, "nz": nz, "seed": seed, **budget, **overrides})
+
+    def music_p_grid(self) -> tuple[float, ...]:
+        """The noise fractions of the music chapter's sweep (Fig. 4): every `music_p_stride`-th of `p_grid`."""
+        return tuple(self.p_grid[::self.music_p_stride])
 
     def spread_config(self, dataset: str, seed: int, **overrides) -> TrainConfig:
         """The main model of one seed of the seed spread (stopped after `spread_epochs` when set)."""
@@ -441,7 +488,10 @@ PROFILES: dict[str, Profile] = {
         iw_samples=4, iw_examples=100, snapshot_epochs=(1,),
         study=StudyPlan(epochs=2, snapshot_epochs=(1,), kl_sizes=(2, 5), warmup_nz=5, warmup_epochs=1,
                         renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
-        spread_seeds=(0, 1), architecture_epochs=1, architecture_train_limit=500),
+        spread_seeds=(0, 1), architecture_epochs=1, architecture_train_limit=500,
+        # Music: 2 epochs on the chorales of the first 30 corpus files (21 chorales, about 260 segments; a
+        # 4-s build instead of the whole corpus's 50 s of CPU).
+        music_epochs=2, music_corpus_limit=30, music_trials=10, music_steps=20, music_key_min_segments=20),
     "quick": Profile(
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
@@ -464,7 +514,10 @@ PROFILES: dict[str, Profile] = {
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
         architecture_epochs=3, architecture_train_limit=10_000, architecture_effort_scale=0.3,
-        architecture_p_stride=2),
+        architecture_p_stride=2,
+        # Music: the page must fit about 2 min of one core with its first build of the dataset (about 50 s of
+        # CPU); 10 epochs on all 3 042 training segments took 3.4 s each beside two trainings.
+        music_epochs=10, music_trials=40, music_steps=50, music_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -479,7 +532,8 @@ PROFILES: dict[str, Profile] = {
         study=LONG_STUDY, compile=True, snapshot_epochs=(10, 25, 50, 100, 250, 500, 1000),
         # Seeds 1 and 2 for 1500 epochs would cost another 14 h of CPU per dataset; the spread compares
         # all three seeds after the first 100 epochs of the same schedule (seed 0: its kept snapshot).
-        spread_seeds=(0, 1, 2), spread_epochs=100, architecture_epochs=20),
+        spread_seeds=(0, 1, 2), spread_epochs=100, architecture_epochs=20,
+        music_epochs=200, music_trials=200, music_p_stride=2, music_key_min_segments=200),
     "paper": Profile(
         name="paper", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
@@ -494,7 +548,8 @@ PROFILES: dict[str, Profile] = {
         study=StudyPlan(epochs=1000, snapshot_epochs=(1, 10, 100), kl_sizes=(2, 10, 20, 30, 50), warmup_nz=30,
                         warmup_epochs=10, renyi_sizes=(30, 40, 50), alphas=(0.0, 0.25, 0.5, 0.75),
                         n_samples=5),
-        spread_seeds=(0, 1, 2), architecture_epochs=1500),
+        spread_seeds=(0, 1, 2), architecture_epochs=1500,
+        music_epochs=1500, music_trials=300, music_key_min_segments=300),
 }
 
 
@@ -502,6 +557,8 @@ def main_model_snapshots(config: TrainConfig) -> tuple[int, ...]:
     """The epochs after which `config`'s model is kept as well: a profile's `snapshot_epochs` when
     `config` is that profile's main model (any dataset, N_z and seed), else none. So whoever trains
     a main model first (chapter 01, the CLI, `make long-train`) keeps the budget chapter's snapshots."""
+    if config.dataset in MUSIC_DATASETS:   # the snapshots are the image chapters' (12); music keeps none
+        return ()
     return tuple(sorted({e for profile in PROFILES.values()
                          if config == profile.train_config(config.dataset, config.nz, config.seed)
                          for e in profile.snapshot_epochs}))

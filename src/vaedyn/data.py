@@ -4,17 +4,19 @@ Training indexes these tensors with a fresh random permutation every epoch, so n
 per-sample DataLoader sits on the hot path. MNIST and Fashion-MNIST come through
 torchvision (download=True verifies the md5 of files already present and extracts
 them, so the official .gz files suffice offline); `digits` is scikit-learn's 8x8
-digits set, bundled with the library, for tiny offline runs.
+digits set, bundled with the library, for tiny offline runs; `bach_chorales` is Bach's
+chorales from music21's bundled corpus as binary piano rolls (`vaedyn.music.chorales`),
+built on first use and cached under the data root.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import DATASETS, ConfigError, _check_choice
+from .config import DATASETS, ConfigError, _check_choice, check_corpus_limit
 from .files import project_path
 
 SPLITS = ("train", "test")
@@ -22,12 +24,14 @@ _TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 _RAW_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 # How the pages name the datasets.
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "digits": "scikit-learn digits"}
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "digits": "scikit-learn digits",
+                  "bach_chorales": "Bach chorales"}
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "digits": tuple(str(d) for d in range(10)),
     "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "bach_chorales": ("major", "minor"),     # the mode of the segment's chorale; its key is `labels["key"]`
 }
 
 
@@ -37,13 +41,21 @@ class DataUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One split: images flattened to float32 in [0, 1] and integer labels, on one device."""
+    """One split: examples flattened to float32 in [0, 1] and integer labels, on one device."""
 
-    x: torch.Tensor          # (n, side*side)
+    x: torch.Tensor          # (n, rows * columns), each example flattened row by row
     y: torch.Tensor          # (n,) int64
     name: str
     split: str
-    side: int                # images are side x side
+    side: int | None         # images are side x side; None for examples that are not square images
+    # (rows, columns) of one example drawn as an image: (side, side) for the image sets, (pitches, steps)
+    # for a piano roll. Defaults to (side, side).
+    shape: tuple[int, int] | None = None
+    labels: dict[str, torch.Tensor] = field(default_factory=dict)   # other labellings by name, e.g. "key"
+
+    def __post_init__(self):
+        if self.shape is None and self.side is not None:
+            object.__setattr__(self, "shape", (self.side, self.side))
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -63,19 +75,29 @@ def data_root() -> Path:
 
 
 def load_dataset(name: str = "mnist", split: str = "train", device: str | torch.device = "cpu",
-                 limit: int | None = None, root: str | Path | None = None) -> Dataset:
-    """Load a whole split as tensors on `device`; `limit` keeps the first n examples."""
+                 limit: int | None = None, root: str | Path | None = None,
+                 corpus_limit: int | None = None) -> Dataset:
+    """Load a whole split as tensors on `device`; `limit` keeps the first n examples. `corpus_limit`
+    (bach_chorales only) builds the dataset from the first n files of its corpus (see `TrainConfig`)."""
     _check_choice("dataset", name, DATASETS)
     _check_choice("split", split, SPLITS)
+    check_corpus_limit(name, corpus_limit)
+    shape, labels = None, {}
     if name == "digits":
         x, y, side = _load_digits(split)
+    elif name == "bach_chorales":
+        from .music.chorales import load_split
+
+        x, y, shape, labels = load_split(split, root, corpus_limit)
+        side = None
     else:
         x, y, side = _load_torchvision(name, split, Path(root) if root is not None else data_root())
     if limit is not None:
         if limit < 1:
             raise ConfigError(f"limit={limit!r} is not allowed; it must be >= 1")
-        x, y = x[:limit], y[:limit]
-    return Dataset(x=x.to(device), y=y.to(device), name=name, split=split, side=side)
+        x, y, labels = x[:limit], y[:limit], {k: v[:limit] for k, v in labels.items()}
+    return Dataset(x=x.to(device), y=y.to(device), name=name, split=split, side=side, shape=shape,
+                   labels={k: v.to(device) for k, v in labels.items()})
 
 
 def _load_torchvision(name: str, split: str, root: Path):

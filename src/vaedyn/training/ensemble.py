@@ -180,8 +180,8 @@ def train_ensemble(configs: list[TrainConfig], device: str | torch.device = "aut
     check_resume_policy(cross_device)
     shared = configs[0]
     train_set, test_set = data if data is not None else (
-        load_dataset(shared.dataset, "train", device, limit=shared.train_limit),
-        load_dataset(shared.dataset, "test", device))
+        load_dataset(shared.dataset, "train", device, limit=shared.train_limit, corpus_limit=shared.corpus_limit),
+        load_dataset(shared.dataset, "test", device, corpus_limit=shared.corpus_limit))
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
 
     model = StackedVAE([build_model(c, x_train.shape[1]) for c in configs]).to(device)

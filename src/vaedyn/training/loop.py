@@ -175,8 +175,8 @@ def train(config: TrainConfig, device: str | torch.device = "auto", checkpoint_p
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed; it must be >= 1")
     check_resume_policy(cross_device)
     train_set, test_set = data if data is not None else (
-        load_dataset(config.dataset, "train", device, limit=config.train_limit),
-        load_dataset(config.dataset, "test", device))
+        load_dataset(config.dataset, "train", device, limit=config.train_limit, corpus_limit=config.corpus_limit),
+        load_dataset(config.dataset, "test", device, corpus_limit=config.corpus_limit))
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
 
     model = build_model(config, x_train.shape[1]).to(device)
