@@ -332,7 +332,9 @@ def _show_sequences(sequences: tuple[str, list[str] | None]) -> str:
                                                                                      " (too many ties to say)")
 
 
-def _order_verdict(sequences: tuple[str, list[str] | None]) -> str:
+def order_verdict(sequences: tuple[str, list[str] | None]) -> str:
+    """Verdict on the stage order of one sweep from (resolved sequence, every sequence the ties allow): exactly
+    I-II-III reproduced, two stages in order partly, else not; undecided when the ties could change that."""
     resolved, possible = sequences
 
     def category(order: str) -> str:
@@ -379,7 +381,7 @@ def _claims(dataset: str, prefix: str, figure_a: str, figure_b: str) -> tuple[Cl
     return (
         Claim(f"{prefix}a.stage_order", figure_a,
               "Closest level moves from memory (I) to concept (II) to abstract concept (III) as noise grows",
-              "I-II-III", notebook, _sequences, _order_verdict,
+              "I-II-III", notebook, _sequences, order_verdict,
               "the stages along p for '6', in order: exactly I-II-III reproduced; two of them in order partly; "
               "undecided when resolving the near ties differently would change that", fixed=TIES_RULE,
               dataset=dataset, show=_show_sequences),

@@ -8,7 +8,7 @@ of its chapter's results; a claim that does not depend on the noise reads `value
 """
 from __future__ import annotations
 
-from . import architectures, attractors, fig2, fig3, fig4, fig5, fig7, latent_size, other_sources
+from . import architectures, attractors, fig2, fig3, fig4, fig5, fig7, latent_size, music, other_sources
 from .rules import MISSING, READINGS, Claim
 
 NO_READING = "-"
@@ -25,7 +25,7 @@ def _collect(*groups: tuple[Claim, ...]) -> dict[str, Claim]:
 
 REGISTRY: dict[str, Claim] = _collect(fig2.CLAIMS, fig3.CLAIMS, fig4.CLAIMS, fig5.CLAIMS, fig7.CLAIMS,
                                       latent_size.CLAIMS, other_sources.CLAIMS,
-                                      architectures.CLAIMS, attractors.CLAIMS)
+                                      architectures.CLAIMS, attractors.CLAIMS, music.CLAIMS)
 
 
 def readings_of(claim: Claim) -> tuple[str, ...]:
