@@ -49,7 +49,7 @@ CHAPTERS = (
     Chapter("07_latent_dimension", "fashion_mnist"), Chapter("08_generalization", "fashion_mnist"),
     Chapter("12_training_budget"), Chapter("12_training_budget", "fashion_mnist"),
     Chapter("09_training_dynamics"), Chapter("10_latent_representations"), Chapter("11_markov_chains"),
-    Chapter("13_architectures"), Chapter("14_attractors"),
+    Chapter("13_architectures"), Chapter("14_attractors"), Chapter("15_music", "bach_chorales"),
     Chapter("90_claims"), Chapter("91_reproducibility"), Chapter("92_reproduction_report"),
 )
 

@@ -70,3 +70,50 @@ def latent_size_axis(ax, sizes) -> None:
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("latent units $N_z$")
+
+
+def piano_roll(roll, shape: tuple[int, int], lowest: int, ax=None, title: str | None = None, bar_steps: int = 16):
+    """One piano roll (flattened or (pitches, steps)) with values in [0, 1]: time left to right, low pitches at
+    the bottom, a line at every bar, MIDI pitch on the y axis (the C's labelled). Returns the axis."""
+    roll = _numpy(roll).reshape(shape)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 1.6))
+    ax.imshow(roll, origin="lower", aspect="auto", cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    for bar in range(bar_steps, shape[1], bar_steps):
+        ax.axvline(bar - 0.5, color="tab:red", linewidth=0.6, alpha=0.6)
+    octaves = [row for row in range(shape[0]) if (lowest + row) % 12 == 0]
+    ax.set_yticks(octaves, [f"C{(lowest + row) // 12 - 1}" for row in octaves], fontsize=6)
+    ax.set_xticks([])
+    ax.grid(False)
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax
+
+
+def figure_png(fig) -> bytes:
+    """A figure as PNG bytes (at the book's dpi), for pages that place images in HTML of their own."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def listening_table(rows: list[tuple[str, object, object]], shape: tuple[int, int], lowest: int):
+    """An HTML table of (label, roll, clip) rows: what it is, the roll drawn as a piano roll, and the clip as
+    an <audio> element (`music.audio.Clip`), so each sound sits beside its picture. Returns IPython's HTML."""
+    import base64
+
+    from IPython.display import HTML
+
+    cells = []
+    for label, roll, clip in rows:
+        fig, ax = plt.subplots(figsize=(3.0, 1.3))
+        piano_roll(roll, shape, lowest, ax=ax)
+        image = base64.b64encode(figure_png(fig)).decode()
+        plt.close(fig)
+        cells.append(f'<tr><td style="text-align:left">{label}</td>'
+                     f'<td><img alt="piano roll: {label}" src="data:image/png;base64,{image}"></td>'
+                     f"<td>{clip.html()}</td></tr>")
+    return HTML('<table class="vaedyn-listening"><thead><tr><th>segment</th><th>piano roll (pitch up, time right)'
+                '</th><th>listen</th></tr></thead><tbody>' + "".join(cells) + "</tbody></table>")
