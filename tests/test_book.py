@@ -181,7 +181,7 @@ def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
         [["07_latent_dimension", "09_training_dynamics", "10_latent_representations", "13_architectures",
           "14_attractors"]]                                                 # 10 and 14 read what 07, 09, 13 train
     others = [lane for lane in stages[1] if lane[0].spread_seed is None and lane not in shared]
-    assert all(len(lane) == 1 for lane in others) and len(others) == 16                 # the rest: a lane each
+    assert all(len(lane) == 1 for lane in others) and len(others) == 17                 # the rest (music too): a lane each
     for lane in stages[1]:
         assert lane[0].spread_seed is None or [c.notebook for c in lane] == list(book.SPREAD_NOTEBOOKS)
     # longest lane first by the last record's times: a made-up record where page 11 is slowest
@@ -419,6 +419,38 @@ def test_bad_papermill_parameters_fail_in_the_first_cells(tmp_path):
         assert failing == [2]  # parameters, injected parameters, then the run-info cell
 
 
+# Resolves, for every <audio> element of a page, what the browser made of its source after load(): its
+# readyState (>= 1: the metadata loaded), its duration and its error code, waiting at most 15 s per element.
+AUDIO_STATES = """async els => Promise.all(els.map(a => new Promise(resolve => {
+  const done = () => resolve({src: (a.currentSrc || a.src).slice(0, 40), ready: a.readyState, duration: a.duration,
+                              error: a.error ? a.error.code : null});
+  if (a.readyState >= 1) return done();
+  a.addEventListener('loadedmetadata', done, {once: true});
+  a.addEventListener('error', done, {once: true});
+  setTimeout(done, 15000);
+  a.load();
+})))"""
+MUSIC_PAGE = "15_music"
+
+
+def toc_files(site: Path) -> list[str]:
+    """Every file the table of contents of the book at `site` lists (without suffix)."""
+    import yaml
+
+    toc = yaml.safe_load((site / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+
+
+def playable_audio_problems(page) -> list[str]:
+    """What is wrong with the <audio> elements of a loaded page: none at all, or any whose source does not
+    load to playable metadata (readyState >= 1 and a finite duration > 0). [] when all play."""
+    states = page.eval_on_selector_all("main audio", AUDIO_STATES)
+    if not states:
+        return ["the page has no <audio> element"]
+    return [f"{s['src']}...: readyState {s['ready']}, duration {s['duration']}, error {s['error']}" for s in states
+            if not (s["ready"] >= 1 and s["duration"] is not None and 0 < s["duration"] < float("inf"))]
+
+
 @requires_mnist
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser installs it)")
 def test_rendered_pages_in_a_real_browser(smoke_book):
@@ -427,6 +459,9 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
     html = smoke_book / "_build" / "html"
     pages = [html / "book" / "intro.html", html / "book" / "methods.html"] + [
         html / chapter.output(Path("book")).with_suffix(".html") for chapter in book.CHAPTERS]
+    # The music page, wherever the table of contents puts it, must be rendered and play its sounds.
+    music_pages = [html / f"{name}.html" for name in toc_files(smoke_book) if Path(name).name == MUSIC_PAGE]
+    assert set(music_pages) <= set(pages), f"the TOC lists {music_pages}, which the build does not render"
     screenshot = ROOT / "_build" / "screenshots" / "03_concept_distances.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -471,6 +506,9 @@ def test_rendered_pages_in_a_real_browser(smoke_book):
             if target.stem == "methods":   # MathJax is served by the site itself and typesets the equations
                 page.wait_for_selector("mjx-container", timeout=15_000)
                 assert page.locator("mjx-container").count() >= 5, "methods.html: equations not typeset"
+            if target in music_pages:
+                problems = playable_audio_problems(page)
+                assert not problems, f"{target.name}: sounds that do not play: {problems}"
             if target.stem == "03_concept_distances" and "fashion" not in str(target):
                 page.screenshot(path=str(screenshot), full_page=False)
         context.close()
