@@ -11,7 +11,7 @@ SHARED_DATA ?= ../shared/data
 export VAEDYN_DATA ?= $(CURDIR)/data
 export VAEDYN_ARTIFACTS ?= $(CURDIR)/artifacts
 
-.PHONY: book html test data browser benchmark sweep long-train clean-venv
+.PHONY: book html test data browser sound benchmark sweep long-train clean-venv
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,22 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: chromium is missing and cannot be installed here; the browser test will be skipped"; fi; }
 
-test: $(VENV)/.installed data browser
+# The music chapter plays its piano rolls with FluidSynth and Debian's General MIDI soundfont and compresses
+# them with libsndfile. Installed here when missing and we may use apt; otherwise (or if apt fails, e.g.
+# offline) the chapter falls back to its plain synthesis, and to uncompressed WAV without libsndfile.
+SOUNDFONT ?= /usr/share/sounds/sf2/FluidR3_GM.sf2
+sound:
+	@{ command -v fluidsynth >/dev/null 2>&1 && [ -f "$(SOUNDFONT)" ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm libsndfile1 >/dev/null; } || \
+	    echo "warning: installing fluidsynth failed; the music chapter will use its plain synthesis"; \
+	  else echo "warning: fluidsynth or its soundfont is missing and cannot be installed here; the music chapter will use its plain synthesis"; fi; }
+
+test: $(VENV)/.installed data browser sound
 	$(PY) -m pytest
 
 # Execute every chapter with papermill into book/ (ONLY="03_concept_distances ..." for some), then render.
-book: $(VENV)/.installed data
+book: $(VENV)/.installed data sound
 	$(PY) -m vaedyn book --profile $(PROFILE) --device $(DEVICE) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY))
 	$(MAKE) html
 
