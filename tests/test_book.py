@@ -181,7 +181,7 @@ def test_parallel_lanes_keep_every_dependency_and_select_exactly_their_runs():
         [["07_latent_dimension", "09_training_dynamics", "10_latent_representations", "13_architectures",
           "14_attractors"]]                                                 # 10 and 14 read what 07, 09, 13 train
     others = [lane for lane in stages[1] if lane[0].spread_seed is None and lane not in shared]
-    assert all(len(lane) == 1 for lane in others) and len(others) == 17                 # the rest (music too): a lane each
+    assert all(len(lane) == 1 for lane in others) and len(others) == 17                 # the rest, music too: a lane each
     for lane in stages[1]:
         assert lane[0].spread_seed is None or [c.notebook for c in lane] == list(book.SPREAD_NOTEBOOKS)
     # longest lane first by the last record's times: a made-up record where page 11 is slowest

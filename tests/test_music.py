@@ -9,7 +9,7 @@ import torch
 
 from conftest import run_cli
 from vaedyn.config import PROFILES, ConfigError, TrainConfig
-from vaedyn.data import load_dataset
+from vaedyn.data import DataUnavailableError, load_dataset
 
 pytest.importorskip("music21")
 
@@ -72,6 +72,13 @@ def test_the_build_is_deterministic_and_cached_under_its_checksum(small_root, tm
     # A second call reads the cache and parses nothing.
     monkeypatch.setattr(chorales, "parse_chorale", lambda path: pytest.fail("the cache was not used"))
     assert chorales.chorale_table(tmp_path, corpus_limit=SMALL).checksum == again.checksum
+    # A damaged cache file gives one clear error naming it, not a traceback from deep in numpy.
+    damaged = tmp_path / "damaged"
+    (damaged / "bach_chorales").mkdir(parents=True)
+    path = chorales.cache_path(tmp_path, again.checksum)
+    (damaged / "bach_chorales" / path.name).write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DataUnavailableError, match="cannot be read.*delete it"):
+        chorales.chorale_table(damaged, corpus_limit=SMALL)
     # Other inputs, another file: the checksum covers the build parameters.
     monkeypatch.setattr(chorales, "HOP_STEPS", 2 * chorales.BAR_STEPS)
     assert chorales.input_checksum(chorales.corpus_files(SMALL)) != again.checksum
@@ -115,7 +122,7 @@ def test_train_and_infer_on_the_chorales_from_the_command_line(small_root, tmp_p
         assert written["z"].shape == (5, 3, 4) and written["x"].shape == (5, 3, 46 * 32)
 
 
-@pytest.mark.skipif(audio._libsndfile() is None, reason="libsndfile is not installed (make installs it with fluidsynth)")
+@pytest.mark.skipif(audio._libsndfile() is None, reason="libsndfile is missing (make installs it with fluidsynth)")
 def test_the_fallback_synthesis_gives_compressed_audio_of_the_rolls_length():
     roll = np.zeros((46, 32), dtype=np.uint8)
     roll[24, :16] = 1                                   # middle C (MIDI 36 + 24) held for one bar

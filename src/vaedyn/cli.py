@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import (ARCHITECTURE_RUNS, ARCHITECTURES, DATASETS, NOISE_MODES, PRECISIONS, PROFILES, SWEEP_GRIDS,
-                     ConfigError, TrainConfig, check_probability)
+from .config import (ARCHITECTURE_RUNS, ARCHITECTURES, DATASETS, IMAGE_DATASETS, NOISE_MODES, PRECISIONS, PROFILES,
+                     SWEEP_GRIDS, ConfigError, TrainConfig, check_probability)
 from .randomness import RESUME_POLICIES
 
 CROSS_DEVICE_HELP = ("a checkpoint written on another kind of device (cpu vs cuda): reseed = resume it, weights and "
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--weights", default=None, metavar="FILE",
                         help="weights to load into the model, strictly: a .safetensors file or a torch state dict "
                              "(read weights-only) (default: the weights the factory gives)")
-    report.add_argument("--dataset", choices=DATASETS, default="mnist",
+    report.add_argument("--dataset", choices=IMAGE_DATASETS, default="mnist",
                         help="the images the model is run on; the claims are about mnist and fashion_mnist "
                              "(default: mnist)")
     report.add_argument("--input-shape", type=_input_shape, default=None, metavar="C,H,W",

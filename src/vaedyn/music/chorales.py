@@ -45,7 +45,7 @@ BUILD_VERSION = 1
 class ChoraleTable:
     """The whole dataset as built: every segment of every chorale used, both splits, with its labels."""
 
-    rolls: np.ndarray          # (segments, pitches * steps) uint8 in {0, 1}, each a (pitches, steps) roll flattened row by row
+    rolls: np.ndarray          # (segments, pitches * steps) uint8 in {0, 1}: (pitches, steps) rolls, row by row
     chorale: np.ndarray        # (segments,) index into `chorales`
     start: np.ndarray          # (segments,) first step of the segment within its chorale's roll
     mode: np.ndarray           # (segments,) 0 major, 1 minor: the chorale's mode
@@ -203,7 +203,8 @@ def build_table(files: list[Path], checksum: str, progress: bool = True) -> Chor
         raise ValueError(f"no chorale of {len(files)} files is usable: {skipped}")
     chorale = np.asarray(chorale, dtype=np.int64)
     key = np.asarray(key, dtype=np.int64)
-    return ChoraleTable(rolls=np.stack(rolls).astype(np.uint8), chorale=chorale, start=np.asarray(start, dtype=np.int64),
+    return ChoraleTable(rolls=np.stack(rolls).astype(np.uint8), chorale=chorale,
+                        start=np.asarray(start, dtype=np.int64),
                         mode=key // 12, key=key, is_test=split_chorales(len(used))[chorale], chorales=used, keys=keys,
                         skipped=skipped, checksum=checksum, build_seconds=time.perf_counter() - started)
 
@@ -219,12 +220,21 @@ def save_table(table: ChoraleTable, path: Path) -> None:
 
 
 def read_table(path: Path) -> ChoraleTable:
-    with np.load(path) as arrays:
-        manifest = json.loads(str(arrays["manifest"]))
-        return ChoraleTable(rolls=arrays["rolls"], chorale=arrays["chorale"], start=arrays["start"],
-                            mode=arrays["mode"], key=arrays["key"], is_test=arrays["is_test"],
-                            chorales=manifest["chorales"], keys=manifest["keys"], skipped=manifest["skipped"],
-                            checksum=manifest["checksum"], build_seconds=manifest["build_seconds"])
+    """The table a `save_table` wrote; DataUnavailableError naming the file when it cannot be read (it is
+    derived data: deleting it makes the next use build it again)."""
+    import zipfile
+
+    try:
+        with np.load(path) as arrays:
+            manifest = json.loads(str(arrays["manifest"]))
+            return ChoraleTable(rolls=arrays["rolls"], chorale=arrays["chorale"], start=arrays["start"],
+                                mode=arrays["mode"], key=arrays["key"], is_test=arrays["is_test"],
+                                chorales=manifest["chorales"], keys=manifest["keys"], skipped=manifest["skipped"],
+                                checksum=manifest["checksum"], build_seconds=manifest["build_seconds"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        from ..data import DataUnavailableError
+        raise DataUnavailableError(f"the cached {DATASET} file {path} cannot be read ({type(error).__name__}: "
+                                   f"{error}); delete it and the next use builds it again") from None
 
 
 def chorale_table(root: str | Path | None = None, corpus_limit: int | None = None,

@@ -158,7 +158,8 @@ def _orders_verdict(orders: dict[str, tuple]) -> str:
 
 def _show_orders(orders: dict[str, tuple]) -> str:
     names = {"0": "major", "1": "minor"}
-    return "; ".join(f"{names.get(label, label)} {fig4._show_sequences(sequences)}" for label, sequences in orders.items())
+    return "; ".join(f"{names.get(label, label)} {fig4._show_sequences(sequences)}"
+                     for label, sequences in orders.items())
 
 
 PER_KEY_RULE = ("over the keys with at least the profile's `music_key_min_segments` training segments ("
