@@ -489,8 +489,8 @@ PROFILES: dict[str, Profile] = {
         study=StudyPlan(epochs=2, snapshot_epochs=(1,), kl_sizes=(2, 5), warmup_nz=5, warmup_epochs=1,
                         renyi_sizes=(5,), alphas=(0.0,), n_samples=2, train_limit=500),
         spread_seeds=(0, 1), architecture_epochs=1, architecture_train_limit=500,
-        # Music: 2 epochs on the chorales of the first 30 corpus files (21 chorales, about 260 segments; a
-        # 4-s build instead of the whole corpus's 50 s of CPU).
+        # Music: 2 epochs on the chorales of the first 30 corpus files (21 chorales, 259 segments; a 7-s build
+        # instead of the whole corpus's 50 s of CPU); the page took 36 s beside two trainings (2026-11-21).
         music_epochs=2, music_corpus_limit=30, music_trials=10, music_steps=20, music_key_min_segments=20),
     "quick": Profile(
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
@@ -516,7 +516,8 @@ PROFILES: dict[str, Profile] = {
         architecture_epochs=3, architecture_train_limit=10_000, architecture_effort_scale=0.3,
         architecture_p_stride=2,
         # Music: the page must fit about 2 min of one core with its first build of the dataset (about 50 s of
-        # CPU); 10 epochs on all 3 042 training segments took 3.4 s each beside two trainings.
+        # CPU). Measured beside two trainings (2026-11-21): 10 epochs on all 3 042 training segments 25 s, the
+        # whole page 168 s from scratch (109 s of CPU), 79 s with the dataset cached.
         music_epochs=10, music_trials=40, music_steps=50, music_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
