@@ -38,14 +38,14 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "warning: chromium is missing and cannot be installed here; the browser test will be skipped"; fi; }
 
-# The music chapter plays its piano rolls with FluidSynth and Debian's General MIDI soundfont and compresses
-# them with libsndfile. Installed here when missing and we may use apt; otherwise (or if apt fails, e.g.
-# offline) the chapter falls back to its plain synthesis, and to uncompressed WAV without libsndfile.
+# The music chapter plays its piano rolls with FluidSynth and Debian's General MIDI soundfont (the clips are
+# compressed by the `soundfile` package, which bundles libsndfile). Installed here when missing and we may
+# use apt; otherwise (or if apt fails, e.g. offline) the chapter falls back to its plain synthesis.
 SOUNDFONT ?= /usr/share/sounds/sf2/FluidR3_GM.sf2
 sound:
 	@{ command -v fluidsynth >/dev/null 2>&1 && [ -f "$(SOUNDFONT)" ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm libsndfile1 >/dev/null; } || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; } || \
 	    echo "warning: installing fluidsynth failed; the music chapter will use its plain synthesis"; \
 	  else echo "warning: fluidsynth or its soundfont is missing and cannot be installed here; the music chapter will use its plain synthesis"; fi; }
 

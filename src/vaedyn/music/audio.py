@@ -1,18 +1,11 @@
 """Piano rolls as sound: rendered with FluidSynth and a General MIDI soundfont when both are installed
 (Debian: `apt-get install fluidsynth fluid-soundfont-gm`, which `make` does where it may), else with a plain
-additive synthesis in numpy; compressed to Ogg Opus, and embedded in a page as an HTML <audio> element.
-
-Compression goes through libsndfile, the C library that the Python package `soundfile` wraps, called here
-through ctypes because `soundfile` is not among the project's packages; libsndfile comes with FluidSynth
-(and `make` installs it beside it). Without libsndfile the clip is an uncompressed WAV file (the stdlib
-`wave` module), about 15 times larger.
+additive synthesis in numpy; compressed to Ogg Opus with `soundfile` (whose wheel bundles libsndfile), and
+embedded in a page as an HTML <audio> element.
 """
 from __future__ import annotations
 
 import base64
-import ctypes
-import ctypes.util
-import functools
 import io
 import os
 import shutil
@@ -30,11 +23,6 @@ SAMPLE_RATE = 24_000          # one of the rates Opus takes (8, 12, 16, 24, 48 k
 TAIL_SECONDS = 0.5            # silence after the last step, for the last notes' release
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 SOUNDFONT_ENV = "VAEDYN_SOUNDFONT"     # a General MIDI soundfont elsewhere
-# libsndfile's constants (sndfile.h): open modes, the Ogg container with the Opus codec, and the command that
-# sets the compression level (0 = best quality, 1 = smallest file).
-_SFM_READ, _SFM_WRITE = 0x10, 0x20
-_SF_FORMAT_OGG_OPUS = 0x200000 | 0x0064
-_SFC_SET_COMPRESSION_LEVEL = 0x1301
 OPUS_COMPRESSION = 0.9        # about 24-32 kbit/s for these clips: 3-4 kB per second of audio
 
 
@@ -113,82 +101,22 @@ def render_additive(roll: np.ndarray, pitches: PitchRange, rate: int = SAMPLE_RA
     return (0.5 * out / peak if peak > 0 else out).astype(np.float32)
 
 
-@functools.cache
-def _libsndfile():
-    """libsndfile through ctypes, or None when it is not installed."""
-    name = ctypes.util.find_library("sndfile")
-    if name is None:
-        return None
-    library = ctypes.CDLL(name)
-    library.sf_open.restype = ctypes.c_void_p
-    library.sf_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(_SfInfo)]
-    for function in (library.sf_writef_float, library.sf_readf_float):
-        function.restype = ctypes.c_int64
-        function.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64]
-    library.sf_command.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-    library.sf_close.argtypes = [ctypes.c_void_p]
-    library.sf_strerror.argtypes = [ctypes.c_void_p]
-    library.sf_strerror.restype = ctypes.c_char_p
-    return library
-
-
-class _SfInfo(ctypes.Structure):
-    """libsndfile's SF_INFO."""
-
-    _fields_ = [("frames", ctypes.c_int64), ("samplerate", ctypes.c_int), ("channels", ctypes.c_int),
-                ("format", ctypes.c_int), ("sections", ctypes.c_int), ("seekable", ctypes.c_int)]
-
-
-def _open(library, path: Path, mode: int, info: _SfInfo):
-    handle = library.sf_open(str(path).encode(), mode, ctypes.byref(info))
-    if not handle:
-        raise OSError(f"libsndfile cannot open {path}: {library.sf_strerror(None).decode()}")
-    return handle
-
-
 def encode_opus(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    """Mono float samples as an Ogg Opus file (libsndfile; `OPUS_COMPRESSION`)."""
-    library = _libsndfile()
-    samples = np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)
-    with tempfile.TemporaryDirectory(prefix="vaedyn-audio-") as folder:
-        path = Path(folder) / "clip.opus"
-        handle = _open(library, path, _SFM_WRITE, _SfInfo(0, rate, 1, _SF_FORMAT_OGG_OPUS, 0, 0))
-        try:
-            level = ctypes.c_double(OPUS_COMPRESSION)
-            library.sf_command(handle, _SFC_SET_COMPRESSION_LEVEL, ctypes.byref(level), ctypes.sizeof(level))
-            library.sf_writef_float(handle, samples.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), len(samples))
-        finally:
-            library.sf_close(handle)
-        return path.read_bytes()
+    """Mono float samples as an Ogg Opus file (`OPUS_COMPRESSION`)."""
+    import soundfile   # imported on first use: `import vaedyn` stays light
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(samples, -1.0, 1.0).astype(np.float32), rate, format="OGG", subtype="OPUS",
+                    compression_level=OPUS_COMPRESSION)
+    return buffer.getvalue()
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, sample rate) of an encoded clip: any format libsndfile reads (Ogg Opus, WAV)."""
-    library = _libsndfile()
-    if library is None:
-        raise OSError("decoding needs libsndfile, which is not installed")
-    with tempfile.TemporaryDirectory(prefix="vaedyn-audio-") as folder:
-        path = Path(folder) / "clip"
-        path.write_bytes(data)
-        info = _SfInfo()
-        handle = _open(library, path, _SFM_READ, info)
-        try:
-            frames = np.zeros(info.frames * info.channels, dtype=np.float32)
-            read = library.sf_readf_float(handle, frames.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), info.frames)
-        finally:
-            library.sf_close(handle)
-    return frames[:read * info.channels].reshape(-1, info.channels).mean(axis=1), info.samplerate
+    """(mono float32 samples, sample rate) of an encoded clip (Ogg Opus, WAV: any format libsndfile reads)."""
+    import soundfile
 
-
-def encode_wav(samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
-    """Mono float samples as a 16-bit PCM WAV file (stdlib `wave`): the fallback without libsndfile."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return samples.mean(axis=1), rate
 
 
 GAP_STEPS = 16                # silence between clips rendered in one pass: a bar, 3 s, longer than the reverb
@@ -215,9 +143,7 @@ def roll_clips(rolls, pitches: PitchRange, synth: str | None = None, rate: int =
         seconds = roll_seconds(roll.shape[1]) + TAIL_SECONDS
         first = int(round(roll_seconds(start) * rate))
         clip = fit_length(samples[first:], int(round(seconds * rate)))
-        data, mime = (encode_opus(clip, rate), "audio/ogg") if _libsndfile() is not None else \
-            (encode_wav(clip, rate), "audio/wav")
-        clips.append(Clip(data, mime, seconds, synth))
+        clips.append(Clip(encode_opus(clip, rate), "audio/ogg", seconds, synth))
     return clips
 
 

@@ -169,17 +169,18 @@ def summary(result: Fig3, concepts: ConceptSet) -> dict:
 # Per-class claims share one shape: a class holds when its statistic holds, and the paper's "every
 # digit" is reproduced when at least 9 of 10 classes hold, partly when at least 5 do.
 
-def _labels_share(values: dict, key: str, threshold: float = 0.5) -> float:
+def labels_share(values: dict, key: str, threshold: float = 0.5) -> float:
     """Share of classes in which at least `threshold` of the trials meet the criterion `key`."""
     return sum(f >= threshold for f in values[key]) / len(values[key])
 
 
-def _majorities(values: dict, key: str) -> list[bool | None]:
+def majorities(values: dict, key: str) -> list[bool | None]:
     """Per class: do most trials meet the criterion `key` (None when the 95 % interval contains 1/2)?"""
     return [majority_holds(f, values["trials"]) for f in values[key]]
 
 
-def _per_class(values: dict, test) -> list[bool]:
+def per_class(values: dict, test) -> list[bool]:
+    """Per class k: `test(values, k)` as a bool."""
     return [bool(test(values, k)) for k in range(len(values["cluster_radius"]))]
 
 
@@ -193,13 +194,13 @@ def _claims(dataset: str, figure_a: str, figure_b: str, prefix: str, memory_fixe
     return (
         Claim(f"{prefix}a.concept_dip", figure_a,
               "Trajectories from noisy images approach the concept vector of their class once, mid-way",
-              "all 10 classes", notebook, lambda v: _labels_share(v, "approaching_fraction_concept"), share,
+              "all 10 classes", notebook, lambda v: labels_share(v, "approaching_fraction_concept"), share,
               "the paper's criterion (a single interior minimum below the chord between d(0) and d(T)); share "
               "of classes where >= 50 % of trials meet it: >= 0.9 reproduced, >= 0.5 partly",
               dataset=dataset, unit="of classes"),
         Claim(f"{prefix}a.concept_dip_strict", figure_a,
               "The approach is a real detour towards the concept vector, after the first denoising step",
-              "all 10 classes", notebook, lambda v: _majorities(v, "strict_fraction_concept"),
+              "all 10 classes", notebook, lambda v: majorities(v, "strict_fraction_concept"),
               lambda outcomes: count_verdict(outcomes, 9, 5),
               "per class, most trials (95 % Wilson interval above 1/2) pass closer to the concept vector than "
               "the straight segment z(0)-z(T) does, at a step after t = 1 and after their memory minimum; "
@@ -207,7 +208,7 @@ def _claims(dataset: str, figure_a: str, figure_b: str, prefix: str, memory_fixe
         Claim(f"{prefix}a.concept_specific", figure_a,
               "Trajectories approach the concept vector of their own class, not just any concept vector",
               "own class", notebook,
-              lambda v: _per_class(v, lambda v, k: v["segment_fraction_concept"][k]
+              lambda v: per_class(v, lambda v, k: v["segment_fraction_concept"][k]
                                    > v["other_concepts_segment_fraction_max"][k]),
               lambda outcomes: count_verdict(outcomes, 9, 5),
               "per class, the share of trials passing closer to their own concept than the straight segment "
@@ -221,19 +222,19 @@ def _claims(dataset: str, figure_a: str, figure_b: str, prefix: str, memory_fixe
         Claim(f"{prefix}a.rises_after_dip", figure_a,
               "After the closest pass the distance grows again: the concept vector is passed, not settled in",
               "all 10 classes", notebook,
-              lambda v: _per_class(v, lambda v, k: v["rise_after_minimum"][k] > 2 * v["rise_sem"][k]),
+              lambda v: per_class(v, lambda v, k: v["rise_after_minimum"][k] > 2 * v["rise_sem"][k]),
               lambda outcomes: count_verdict(outcomes, 9, 5),
               "per class, mean d(T) exceeds the minimum of the mean curve by more than 2 combined SEM; "
               + PER_CLASS_RULE, fixed=fixed_after, dataset=dataset),
         Claim(f"{prefix}b.memory_min_early", figure_b,
               "They pass closest to the memory vector of their own image early on", "all 10 classes", notebook,
-              lambda v: _labels_share(v, "approaching_fraction_memory"), share,
+              lambda v: labels_share(v, "approaching_fraction_memory"), share,
               "as the concept dip, for the memory vector: share of classes where >= 50 % of trials meet the "
               "paper's criterion: >= 0.9 reproduced, >= 0.5 partly", fixed=memory_fixed, dataset=dataset,
               unit="of classes"),
         Claim(f"{prefix}b.memory_before_concept", figure_b,
               "The memory vector is passed before the concept vector", "memory first", notebook,
-              lambda v: _per_class(v, lambda v, k: v["argmin_step_mean_memory"][k] < v["argmin_step_mean_concept"][k]),
+              lambda v: per_class(v, lambda v, k: v["argmin_step_mean_memory"][k] < v["argmin_step_mean_concept"][k]),
               lambda outcomes: count_verdict(outcomes, 9, 5),
               "per class, the mean memory-distance curve reaches its minimum strictly before the mean "
               "concept-distance curve; " + PER_CLASS_RULE, fixed=fixed_after, dataset=dataset),
@@ -245,7 +246,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("suppC.mahalanobis_dip", "Supp. C",
           "The approach to the concept survives a distance that respects the shape of each cluster",
           "holds (supplement not in our sources)", "03_concept_distances",
-          lambda v: _labels_share(v, "approaching_fraction_mahalanobis"), share,
+          lambda v: labels_share(v, "approaching_fraction_mahalanobis"), share,
           "the paper's criterion on the Mahalanobis distance to the class's cloud of memory vectors "
           "(Ledoit-Wolf covariance): share of classes where >= 50 % of trials meet it: >= 0.9 reproduced, "
           ">= 0.5 partly", fixed=AFTER_QUICK, unit="of classes"),

@@ -325,7 +325,8 @@ def _sequences(values: dict) -> tuple[str, list[str] | None]:
     return sweep["resolved_sequence"], sweep["possible_sequences"]
 
 
-def _show_sequences(sequences: tuple[str, list[str] | None]) -> str:
+def show_sequences(sequences: tuple[str, list[str] | None]) -> str:
+    """A stage sequence as the claims table shows it: the resolved one, then what the ties allow."""
     resolved, possible = sequences
     others = [s for s in (possible or []) if s != resolved]
     return resolved + (f" (ties allow {', '.join(others)})" if others else "") + ("" if possible is not None else
@@ -384,7 +385,7 @@ def _claims(dataset: str, prefix: str, figure_a: str, figure_b: str) -> tuple[Cl
               "I-II-III", notebook, _sequences, order_verdict,
               "the stages along p for '6', in order: exactly I-II-III reproduced; two of them in order partly; "
               "undecided when resolving the near ties differently would change that", fixed=TIES_RULE,
-              dataset=dataset, show=_show_sequences),
+              dataset=dataset, show=show_sequences),
         Claim(f"{prefix}a.stage_ii_exists", figure_a, "With moderate noise the concept vector is the closest level "
               "(stage II exists)", "stage II", notebook, _stage_ii,
               lambda r: REPRODUCED if r[0] else UNDECIDED if r[1] else NOT,

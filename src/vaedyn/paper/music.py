@@ -20,7 +20,7 @@ from ..config import PROFILES
 from ..model import VAE
 from . import fig3, fig4
 from .architectures import BEYOND
-from .fig3 import _labels_share, _majorities, _per_class
+from .fig3 import labels_share, majorities, per_class
 from .other_sources import GENTILI
 from .rules import NOT, PARTLY, READINGS, REPRODUCED, UNDECIDED, Claim, count_verdict, share
 
@@ -158,7 +158,7 @@ def _orders_verdict(orders: dict[str, tuple]) -> str:
 
 def _show_orders(orders: dict[str, tuple]) -> str:
     names = {"0": "major", "1": "minor"}
-    return "; ".join(f"{names.get(label, label)} {fig4._show_sequences(sequences)}"
+    return "; ".join(f"{names.get(label, label)} {fig4.show_sequences(sequences)}"
                      for label, sequences in orders.items())
 
 
@@ -176,25 +176,25 @@ CLAIMS: tuple[Claim, ...] = (
           show=_show_curves),
     Claim("music.mode_concept_dip", "Fig. 3a on music", "Trajectories from noisy segments approach the concept "
           "vector of their mode once, mid-way (the paper's criterion)", "(not in the paper)", NOTEBOOK,
-          lambda v: _labels_share(v["modes"], "approaching_fraction_concept"), share,
+          lambda v: labels_share(v["modes"], "approaching_fraction_concept"), share,
           "the paper's criterion at p = 0.2; share of the two modes where >= 50 % of trials meet it: 1 "
           "reproduced, 0.5 partly", fixed=BEFORE_MUSIC, dataset=DATASET, main_model=False, unit="of modes",
           source=BEYOND),
     Claim("music.mode_concept_dip_strict", "Fig. 3a on music", "The approach to the mode's concept vector is a "
           "real detour towards it, after the first denoising step", "(not in the paper)", NOTEBOOK,
-          lambda v: _majorities(v["modes"], "strict_fraction_concept"), lambda o: count_verdict(o, 2, 1),
+          lambda v: majorities(v["modes"], "strict_fraction_concept"), lambda o: count_verdict(o, 2, 1),
           "per mode, most trials (95 % Wilson interval above 1/2) pass closer to the concept vector than the "
           "straight segment z(0)-z(T), after t = 1 and after their memory minimum (chapter 03's strict "
           "criterion); both modes reproduced, one partly, undecided when an open mode could change that",
           fixed=BEFORE_MUSIC, dataset=DATASET, main_model=False, source=BEYOND),
     Claim("music.key_concept_dip_strict", "Fig. 3a on music", "Trajectories from noisy segments pass close to the "
           "concept vector of their chorale's key (strict criterion)", "(not in the paper)", NOTEBOOK,
-          lambda v: _majorities(_keys(v), "strict_fraction_concept"), _share_of_classes,
+          lambda v: majorities(_keys(v), "strict_fraction_concept"), _share_of_classes,
           "per key, most trials meet chapter 03's strict criterion towards that key's concept vector; "
           + PER_KEY_RULE, fixed=BEFORE_MUSIC, dataset=DATASET, main_model=False, source=BEYOND),
     Claim("music.key_concept_specific", "Fig. 3a on music", "Trajectories approach the concept vector of their own "
           "key rather than any other key's", "(not in the paper)", NOTEBOOK,
-          lambda v: _per_class(_keys(v), lambda s, k: s["segment_fraction_concept"][k]
+          lambda v: per_class(_keys(v), lambda s, k: s["segment_fraction_concept"][k]
                                > s["other_concepts_segment_fraction_max"][k]), _share_of_classes,
           "per key, the share of trials passing closer to their own key's concept than the straight segment does "
           "exceeds that share for every other key's concept; " + PER_KEY_RULE, fixed=BEFORE_MUSIC, dataset=DATASET,
