@@ -406,9 +406,10 @@ ARCHITECTURE_RUNS: dict[str, dict] = {
 # the per-epoch test evaluation on all 10 000 test images, which costs the same whatever the images),
 # measured 2026-11-21 beside two long trainings: MLP 4.9 (3.8 + 1.1), conv 19.5 (12.2 + 7.3), beta-VAE 5.3
 # (4.2 + 1.1), IWAE k = 5 8.5 (5.7 + 2.8); 38 s for the four, 25.7 of it scaling with the images.
-# quick: 3 epochs on 10 000 images, about 115 s for the four (4 epochs and 0.5 of the trials would have
-# put the quick book at its 30-min limit); long: 20 epochs on all 60 000, about
-# 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min.
+# The conv model's weights in channels-last layout then took its epoch from 31-41 s to 25-30 s in
+# alternating runs beside the same trainings. quick: 2 epochs on 10 000 images (3 epochs and 0.3 of the
+# trials put the quick book at 30.1 min); long: 20 epochs on all 60 000, about
+# 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min before the layout change.
 
 # Chapters 09-11 must stay within 10 min of CPU: ten epochs on the first 10 000 images, with
 # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
@@ -448,8 +449,8 @@ PROFILES: dict[str, Profile] = {
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
         description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 27.3 min measured 2026-11-21 "
                      "before chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
-                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 3 epochs on "
-                     "the first 10 000 images, measured with 0.3 of those trials"),
+                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 2 epochs on "
+                     "the first 10 000 images, measured with a quarter of those trials on every other p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
@@ -463,7 +464,9 @@ PROFILES: dict[str, Profile] = {
                        batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
-        architecture_epochs=3, architecture_train_limit=10_000, architecture_effort_scale=0.3,
+        # Chapters 13-14 first took 279 and 105 s (3 epochs, 0.3 of the trials): the book then took 30.1
+        # min, so the architectures train 2 epochs and are measured with a quarter of the trials.
+        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.25,
         architecture_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
