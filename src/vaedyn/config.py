@@ -447,8 +447,8 @@ PROFILES: dict[str, Profile] = {
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 27.3 min measured 2026-11-21 "
-                     "before chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
+        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 28.3 min measured 2026-11-21 "
+                     "with chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
                      "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 2 epochs on "
                      "the first 10 000 images, measured with a quarter of those trials on every other p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
@@ -457,7 +457,8 @@ PROFILES: dict[str, Profile] = {
         # about 280 s per model. So the CNN trains 1 epoch, Fig. 8's grid 6 sizes for 2 epochs and
         # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest);
         # with a lane per page, faster labelling and lazy imports the next build took 27.3 min: 01 about
-        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s.
+        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s. With
+        # chapters 13-14 (188 and 85 s at their quick budget below) it took 28.3 min.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
