@@ -453,9 +453,10 @@ ARCHITECTURE_RUNS: dict[str, dict] = {
 # the per-epoch test evaluation on all 10 000 test images, which costs the same whatever the images),
 # measured 2026-11-21 beside two long trainings: MLP 4.9 (3.8 + 1.1), conv 19.5 (12.2 + 7.3), beta-VAE 5.3
 # (4.2 + 1.1), IWAE k = 5 8.5 (5.7 + 2.8); 38 s for the four, 25.7 of it scaling with the images.
-# quick: 3 epochs on 10 000 images, about 115 s for the four (4 epochs and 0.5 of the trials would have
-# put the quick book at its 30-min limit); long: 20 epochs on all 60 000, about
-# 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min.
+# The conv model's weights in channels-last layout then took its epoch from 31-41 s to 25-30 s in
+# alternating runs beside the same trainings. quick: 2 epochs on 10 000 images (3 epochs and 0.3 of the
+# trials put the quick book at 30.1 min); long: 20 epochs on all 60 000, about
+# 20 x (6 x 25.7 + 12.3) = 3330 s, 55 min before the layout change.
 
 # Chapters 09-11 must stay within 10 min of CPU: ten epochs on the first 10 000 images, with
 # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
@@ -496,24 +497,27 @@ PROFILES: dict[str, Profile] = {
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 27.3 min measured 2026-11-21 "
-                     "before chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
-                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 3 epochs on "
-                     "the first 10 000 images, measured with 0.3 of those trials"),
+        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 28.3 min measured 2026-11-21 "
+                     "with chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
+                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 2 epochs on "
+                     "the first 10 000 images, measured with a quarter of those trials on every other p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
         # about 280 s per model. So the CNN trains 1 epoch, Fig. 8's grid 6 sizes for 2 epochs and
         # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest);
         # with a lane per page, faster labelling and lazy imports the next build took 27.3 min: 01 about
-        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s.
+        # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s. With
+        # chapters 13-14 (188 and 85 s at their quick budget below) it took 28.3 min.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
                        batch_sizes=(100, 200), epochs=1, train_limit=10_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
-        architecture_epochs=3, architecture_train_limit=10_000, architecture_effort_scale=0.3,
+        # Chapters 13-14 first took 279 and 105 s (3 epochs, 0.3 of the trials): the book then took 30.1
+        # min, so the architectures train 2 epochs and are measured with a quarter of the trials.
+        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.25,
         architecture_p_stride=2,
         # Music: the page must fit about 2 min of one core with its first build of the dataset (about 50 s of
         # CPU). Measured beside two trainings (2026-11-21): 10 epochs on all 3 042 training segments 25 s, the
