@@ -5,11 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli as run
 from vaedyn.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-run = run_cli
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -56,8 +56,6 @@ def test_core_findings_take_the_papers_vae_as_it_is():
     assert core.core_claims(findings.values, "digits") == []        # no claim of the paper is about digits
 
 
-
-
 @pytest.fixture
 def weights(tmp_path):
     """Files of weights: the conv VAE's own (safetensors) and the renamed MLP's (a torch state dict)."""

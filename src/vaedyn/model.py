@@ -86,7 +86,8 @@ class ConvVAE(nn.Module):
                                      nn.ConvTranspose2d(narrow, 1, 4, stride=2, padding=1), nn.Flatten())
         # Weights in channels-last layout, which the convolutions then follow: measured on 1 CPU thread
         # (2026-11-21), encoding and decoding 2 000 images took 0.71 s against 1.27 s, a training step
-        # of 100 images 147 ms against 188 ms; outputs agree to 6e-8. `Module.to(device)` keeps the layout.
+        # of 100 images 147 ms against 188 ms; outputs agree to 6e-8. `Module.to(device)` keeps the layout,
+        # so a GPU gets it too: not measured there (the CNN labeller, by contrast, uses it on a CPU only).
         self.to(memory_format=torch.channels_last)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
