@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 
@@ -43,3 +45,34 @@ def test_mnist_matches_the_official_files():
     assert torch.bincount(train.y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert train.x.mean().item() == pytest.approx(0.1307, abs=1e-4)
     assert 0.0 <= train.x.min() and train.x.max() == 1.0
+
+
+@requires_mnist
+def test_decoded_splits_are_cached_under_the_checksum_of_their_files(tmp_path, monkeypatch):
+    from vaedyn import data
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data._RAW_FILES:                          # torchvision extracts all four, whichever split
+        shutil.copy(data.data_root() / "MNIST" / "raw" / name, raw / name)
+    decoded = tmp_path / "MNIST" / "decoded"
+    first = load_dataset("mnist", "test", root=tmp_path)  # through torchvision, which extracts the files
+    assert len(list(decoded.glob("test-*.pt"))) == 1
+
+    def refuse(*args):
+        raise AssertionError("decoded again although the cache holds these files")
+
+    monkeypatch.setattr(data, "_decode_with_torchvision", refuse)
+    second = load_dataset("mnist", "test", root=tmp_path)
+    assert torch.equal(first.x, second.x) and torch.equal(first.y, second.y) and second.side == 28
+    monkeypatch.undo()
+
+    labels = raw / "t10k-labels-idx1-ubyte"               # a changed file is decoded again, under a new key
+    changed = bytearray(labels.read_bytes())
+    changed[-1] = (changed[-1] + 1) % 10
+    labels.write_bytes(bytes(changed))
+    third = load_dataset("mnist", "test", root=tmp_path)
+    assert third.y[-1] == (first.y[-1] + 1) % 10 and torch.equal(third.y[:-1], first.y[:-1])
+    assert len(list(decoded.glob("test-*.pt"))) == 2
+    (sorted(decoded.glob("test-*.pt"), key=lambda p: p.stat().st_mtime)[-1]).write_bytes(b"damaged")
+    assert torch.equal(load_dataset("mnist", "test", root=tmp_path).y, third.y)   # a damaged cache is rebuilt
