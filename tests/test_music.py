@@ -187,5 +187,5 @@ def test_the_chapter_is_listed_and_its_parameters_are_consistent():
         book.start("15_music", "smoke", "mnist", "cpu", 0, show=False, datasets=("bach_chorales",))
     for profile in PROFILES.values():     # every profile has a music budget
         assert profile.train_config("bach_chorales").epochs == profile.music_epochs
-    with pytest.raises(ConfigError, match="music_key_min_segments=30"):   # fewer segments than quick's 40 trials
-        dataclasses.replace(PROFILES["quick"], music_key_min_segments=30)
+    with pytest.raises(ConfigError, match="music_key_min_segments=20"):   # fewer segments than quick's 30 trials
+        dataclasses.replace(PROFILES["quick"], music_key_min_segments=20)

@@ -462,8 +462,9 @@ ARCHITECTURE_RUNS: dict[str, dict] = {
 # L = 2 as in the paper (L = 5 measured 3.0 s against 1.6 s per member-epoch).
 LONG_STUDY = StudyPlan(epochs=10, snapshot_epochs=(1, 3), kl_sizes=(2, 10, 30), warmup_nz=30, warmup_epochs=5,
                        renyi_sizes=(10, 30), alphas=(0.0, 0.5), n_samples=2, train_limit=10_000)
-# The quick book's: 7 epochs. Chapter 09 took 313 s of the 27.3-min quick book at 10; chapters 13-14 had to fit.
-QUICK_STUDY = dataclasses.replace(LONG_STUDY, epochs=7)
+# The quick book's: 6 epochs. Chapter 09 took 313 s of the 27.3-min quick book at 10, so chapters 13-14 could
+# fit at 7 (226 s); at 7 the book with chapter 15 took 30.6-30.7 min, so 6.
+QUICK_STUDY = dataclasses.replace(LONG_STUDY, epochs=6)
 
 # The long profile's latent-size grids: what fits about 90 min of 2 CPU cores per dataset for both
 # figures, next to the paper's 60 models of 1500 epochs (Fig. 8) and 108 of 100 epochs (Fig. 9).
@@ -497,10 +498,10 @@ PROFILES: dict[str, Profile] = {
         name="quick", epochs=10, classifier_epochs=1, train_limit=None,
         trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
-        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; 28.3 min measured 2026-11-21 "
-                     "with chapters 13-14): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
+        description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; see the README for the last "
+                     "measured time): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
                      "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 2 epochs on "
-                     "the first 10 000 images, measured with a quarter of those trials on every other p"),
+                     "the first 10 000 images, measured with 0.15 of those trials on every other p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
@@ -508,21 +509,26 @@ PROFILES: dict[str, Profile] = {
         # Fig. 9's 1 epoch (both on the first 10 000 images; Fig. 9 without batch size 50, the slowest);
         # with a lane per page, faster labelling and lazy imports the next build took 27.3 min: 01 about
         # 320 s, 07 and 08 about 170 and 140 s per dataset, 09 310 s, each spread seed 410 s. With
-        # chapters 13-14 (188 and 85 s at their quick budget below) it took 28.3 min.
+        # chapters 13-14 (188 and 85 s at their quick budget below) it took 28.3 min; with chapter 15 (106-113 s)
+        # 30.6-30.7 min in two builds (the second with each decoded MNIST split cached, but on a slower day:
+        # 01 340 s against 330), so Fig. 9's grid trains on the first 6 000 images instead of 10 000, chapter
+        # 09 6 epochs instead of 7, the architectures are measured with 0.15 of the trials instead of 0.25.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
-                       batch_sizes=(100, 200), epochs=1, train_limit=10_000),
+                       batch_sizes=(100, 200), epochs=1, train_limit=6_000),
         iw_samples=100, iw_examples=1000,
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
         # Chapters 13-14 first took 279 and 105 s (3 epochs, 0.3 of the trials): the book then took 30.1
-        # min, so the architectures train 2 epochs and are measured with a quarter of the trials.
-        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.25,
+        # min, so the architectures train 2 epochs and are measured with a quarter of the trials; with chapter
+        # 15, 0.15 of them (chapter 13's measurements took 143 s at a quarter).
+        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.15,
         architecture_p_stride=2,
-        # Music: the page must fit about 2 min of one core with its first build of the dataset (about 50 s of
-        # CPU). Measured beside two trainings (2026-11-21): 10 epochs on all 3 042 training segments 25 s, the
-        # whole page 168 s from scratch (109 s of CPU), 79 s with the dataset cached.
-        music_epochs=10, music_trials=40, music_steps=50, music_p_stride=2),
+        # Music: the page must fit about 2 min of one core with its first build of the dataset. Measured in
+        # two quick builds from scratch (2026-11-21): the page 113 and 106 s, of which the build 59 s (music21
+        # parsing the MusicXML files: about three quarters of it), the 10 epochs 21 s, repeated inference 18 s
+        # with 40 trials; 30 trials since.
+        music_epochs=10, music_trials=30, music_steps=50, music_p_stride=2),
     "long": Profile(
         name="long", epochs=1500, classifier_epochs=12, train_limit=None,
         trials_distance=300, trials_stages=500, trials_classifier=200, steps=100,
