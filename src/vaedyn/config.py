@@ -513,6 +513,8 @@ PROFILES: dict[str, Profile] = {
         # 30.6-30.7 min in two builds (the second with each decoded MNIST split cached, but on a slower day:
         # 01 340 s against 330), so Fig. 9's grid trains on the first 6 000 images instead of 10 000, chapter
         # 09 6 epochs instead of 7, the architectures are measured with 0.15 of the trials instead of 0.25.
+        # The build after these cuts took 30.3 min (30:18 + HTML): still over, since page times moved by up to
+        # 10 % between builds on this machine.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,

@@ -103,11 +103,11 @@ def load_dataset(name: str = "mnist", split: str = "train", device: str | torch.
 
 
 def _load_torchvision(name: str, split: str, root: Path):
-    folder = _TORCHVISION[name]
-    images, targets = _read_decoded(root / folder, split)
+    cache = _decoded_path(root / _TORCHVISION[name], split)    # hashes the source files once per load
+    images, targets = _read_decoded(cache)
     if images is None:
         images, targets = _decode_with_torchvision(name, split, root)
-        _write_decoded(root / folder, split, images, targets)
+        _write_decoded(cache or _decoded_path(root / _TORCHVISION[name], split), images, targets)  # now extracted
     x = images.reshape(images.shape[0], -1).to(torch.float32) / 255.0
     return x, targets.to(torch.int64), images.shape[-1]
 
@@ -147,8 +147,7 @@ def _decoded_path(folder: Path, split: str) -> Path | None:
     return folder / "decoded" / f"{split}-{digest[:16]}.pt"
 
 
-def _read_decoded(folder: Path, split: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    path = _decoded_path(folder, split)
+def _read_decoded(path: Path | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     if path is None or not path.is_file():
         return None, None
     try:
@@ -158,8 +157,7 @@ def _read_decoded(folder: Path, split: str) -> tuple[torch.Tensor | None, torch.
         return None, None
 
 
-def _write_decoded(folder: Path, split: str, images: torch.Tensor, targets: torch.Tensor) -> None:
-    path = _decoded_path(folder, split)
+def _write_decoded(path: Path | None, images: torch.Tensor, targets: torch.Tensor) -> None:
     if path is None:
         return
     try:

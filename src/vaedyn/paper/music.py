@@ -18,6 +18,7 @@ import torch
 from ..analysis.concepts import ConceptSet, abstract_concept, concept_set, concept_vectors
 from ..config import PROFILES
 from ..model import VAE
+from ..music.chorales import KEY_NAMES
 from . import fig3, fig4
 from .architectures import BEYOND
 from .fig3 import labels_share, majorities, per_class
@@ -53,7 +54,7 @@ def curve_summary(history: list[dict]) -> dict:
 
 def large_keys(keys: torch.Tensor, minimum: int) -> list[int]:
     """The keys (indices into `chorales.KEY_NAMES`) with at least `minimum` segments, most segments first."""
-    counts = torch.bincount(keys.cpu(), minlength=24)
+    counts = torch.bincount(keys.cpu(), minlength=len(KEY_NAMES))
     order = sorted(range(len(counts)), key=lambda k: (-int(counts[k]), k))
     return [k for k in order if counts[k] >= minimum]
 
@@ -63,7 +64,7 @@ def key_concepts(modes: ConceptSet, keys: torch.Tensor, classes: list[int]) -> t
     concept set of the segments in those keys (labels renumbered 0..len(classes)-1 in that order) and the
     rows of the training set those segments are."""
     rows = torch.nonzero(torch.isin(keys, torch.as_tensor(classes, device=keys.device))).flatten()
-    renumber = torch.full((24,), -1, dtype=torch.int64, device=keys.device)
+    renumber = torch.full((len(KEY_NAMES),), -1, dtype=torch.int64, device=keys.device)
     renumber[torch.as_tensor(classes, device=keys.device)] = torch.arange(len(classes), device=keys.device)
     labels = renumber[keys[rows]]
     concepts = concept_vectors(modes.memory[rows], labels, len(classes))
