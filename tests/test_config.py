@@ -91,3 +91,23 @@ def test_seed_spread_of_the_profiles():
     with pytest.raises(ConfigError, match="spread_epochs=3"):
         Profile(name="x", epochs=2, classifier_epochs=1, train_limit=None, trials_distance=1, trials_stages=1,
                 trials_classifier=1, steps=1, spread_epochs=3)
+
+
+def test_the_classifier_trains_on_its_own_image_limit_or_the_main_models():
+    from pathlib import Path
+
+    from vaedyn.book.page import Run
+    from vaedyn.config import PROFILES, Profile
+
+    assert PROFILES["smoke"].classifier_config("mnist").train_limit == PROFILES["smoke"].train_limit == 2000
+    assert PROFILES["quick"].classifier_config("mnist").train_limit == 40_000
+    assert PROFILES["quick"].train_config("mnist").train_limit is None     # the VAE still sees all of them
+    assert PROFILES["paper"].classifier_config("fashion_mnist").train_limit is None
+
+    def page_text(profile):
+        return Run("01_training", profile, "mnist", torch.device("cpu"), 0, Path("."), "x").classifier_images_text()
+
+    assert page_text(PROFILES["quick"]) == "the first 40\u2009000" and page_text(PROFILES["paper"]) == "all"
+    with pytest.raises(ConfigError, match="classifier_train_limit=0"):
+        Profile(name="x", epochs=2, classifier_epochs=1, train_limit=None, trials_distance=1, trials_stages=1,
+                trials_classifier=1, steps=1, classifier_train_limit=0)

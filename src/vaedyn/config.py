@@ -378,6 +378,9 @@ class Profile:
     music_steps: int = 100
     music_p_stride: int = 1
     music_key_min_segments: int = 100
+    # The CNN that labels decoded images trains on the first `classifier_train_limit` training images;
+    # None: the main models' `train_limit`.
+    classifier_train_limit: int | None = None
 
     def __post_init__(self):
         if not self.spread_seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0
@@ -386,7 +389,8 @@ class Profile:
                               "more distinct integer seeds >= 0")
         for dataset in self.spread_datasets:
             _check_choice("spread_datasets", dataset, DATASETS)
-        for name in ("architecture_epochs", "architecture_train_limit", "music_epochs", "music_corpus_limit"):
+        for name in ("architecture_epochs", "architecture_train_limit", "music_epochs", "music_corpus_limit",
+                     "classifier_train_limit"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
         for name in ("music_trials", "music_steps", "music_p_stride", "music_key_min_segments"):
@@ -438,8 +442,8 @@ class Profile:
                 for name, options in ARCHITECTURE_RUNS.items()}
 
     def classifier_config(self, dataset: str = "mnist", seed: int = 0) -> ClassifierConfig:
-        return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed,
-                                train_limit=self.train_limit)
+        limit = self.train_limit if self.classifier_train_limit is None else self.classifier_train_limit
+        return ClassifierConfig(dataset=dataset, epochs=self.classifier_epochs, seed=seed, train_limit=limit)
 
 
 # The architecture comparison (issue 12) by the names the pages give its models: the paper's MLP and
@@ -495,13 +499,14 @@ PROFILES: dict[str, Profile] = {
         # instead of the whole corpus's 50 s of CPU); the page took 36 s beside two trainings (2026-11-21).
         music_epochs=2, music_corpus_limit=30, music_trials=10, music_steps=20, music_key_min_segments=20),
     "quick": Profile(
-        name="quick", epochs=10, classifier_epochs=1, train_limit=None,
-        trials_distance=100, trials_stages=100, trials_classifier=20, steps=100,
+        name="quick", epochs=9, classifier_epochs=1, train_limit=None, classifier_train_limit=40_000,
+        trials_distance=70, trials_stages=70, trials_classifier=20, steps=100,
         p_grid=tuple(round(0.1 * k, 1) for k in range(10)),
         description=("CPU book (target: 30 min from scratch on 2 cores with 2 jobs; see the README for the last "
-                     "measured time): main models of 10 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
-                     "Fashion-MNIST); 100 / 100 / 20 trials on a 0.1 grid of p; the four architectures 2 epochs on "
-                     "the first 10 000 images, measured with 0.15 of those trials on every other p"),
+                     "measured time): main models of 9 epochs on all 60 000 images, 3 seeds for MNIST (1 for "
+                     "Fashion-MNIST), the CNN 1 epoch on the first 40 000; 70 / 70 / 20 trials on a 0.1 grid of "
+                     "p; the four architectures 2 epochs on the first 10 000 images, measured with 0.2 of those "
+                     "trials on every other p"),
         # The whole quick book, seed spread included, must fit 30 min on 2 cores. The first such build
         # (2026-11-21, fresh clone, 2 jobs of 1 thread) took 40.5 min: each 01 page about 520 s, most of
         # it the CNN; 07 and 08 about 250 and 270 s per dataset, most of it their grids; chapters 02-06
@@ -514,7 +519,12 @@ PROFILES: dict[str, Profile] = {
         # 01 340 s against 330), so Fig. 9's grid trains on the first 6 000 images instead of 10 000, chapter
         # 09 6 epochs instead of 7, the architectures are measured with 0.15 of the trials instead of 0.25.
         # The build after these cuts took 30.3 min (30:18 + HTML): still over, since page times moved by up to
-        # 10 % between builds on this machine.
+        # 10 % between builds on this machine. So, for a margin of about 2 min (2026-11-22): the main models
+        # train 9 epochs instead of 10 (the Methods schedule's thirds fall on whole epochs; about 19 s of one
+        # core per epoch and model, four models), the CNN on the first 40 000 images instead of 60 000 (43 s
+        # less on each 01 page, the book's first stage; test accuracy 97.6 % against 98.2 % on MNIST, 85.4 %
+        # against 86.9 % on Fashion-MNIST; on 20 000 it fell to 96.6 % and 80.9 %), and chapters 03-04 and 12
+        # use 70 trials instead of 100 (chapter 13 keeps about 15 per model with 0.2 of them).
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,
@@ -523,8 +533,8 @@ PROFILES: dict[str, Profile] = {
         study=QUICK_STUDY, snapshot_epochs=(2, 5), spread_seeds=(0, 1, 2), spread_datasets=("mnist",),
         # Chapters 13-14 first took 279 and 105 s (3 epochs, 0.3 of the trials): the book then took 30.1
         # min, so the architectures train 2 epochs and are measured with a quarter of the trials; with chapter
-        # 15, 0.15 of them (chapter 13's measurements took 143 s at a quarter).
-        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.15,
+        # 15, 0.15 of them (chapter 13's measurements took 143 s at a quarter); 0.2 of 70 since 2026-11-22.
+        architecture_epochs=2, architecture_train_limit=10_000, architecture_effort_scale=0.2,
         architecture_p_stride=2,
         # Music: the page must fit about 2 min of one core with its first build of the dataset. Measured in
         # two quick builds from scratch (2026-11-21): the page 113 and 106 s, of which the build 59 s (music21

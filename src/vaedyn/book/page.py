@@ -82,6 +82,11 @@ class Run:
         it keeps seed 0 whatever the run's seed: the seed spread varies the VAE alone."""
         return self.profile.classifier_config(self.dataset, seed=0)
 
+    def classifier_images_text(self) -> str:
+        """Which training images the CNN learnt from, as the pages say it: "all" or "the first 40 000"."""
+        limit = self.classifier_config().train_limit
+        return "all" if limit is None else f"the first {limit:,}".replace(",", "\u2009")
+
     def header_markdown(self) -> str:
         stamp = _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         device = self.device.type if self.device.type == "cpu" else torch.cuda.get_device_name(self.device)
