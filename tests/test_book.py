@@ -224,17 +224,23 @@ def test_a_page_runs_without_tcp_and_its_progress_reaches_the_terminal_not_the_p
 
 
 def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_early(tmp_path):
+    from vaedyn.book.record import spread_description
     from vaedyn.files import atomic_write_json
 
-    def write(folder, seed):
-        atomic_write_json({"notebook": "03_concept_distances", "dataset": "mnist", "seed": seed, "values": {}},
-                          folder / "mnist" / "03_concept_distances.json")
+    def write(folder, seed, notebook="03_concept_distances", dataset="mnist", epochs=9):
+        atomic_write_json({"notebook": notebook, "dataset": dataset, "seed": seed, "epochs": epochs, "values": {}},
+                          folder / dataset / f"{notebook}.json")
 
     results = tmp_path / "results"
     write(results, 0)
     write(results / "spread" / "seed-1", 1)
+    # The record's other pages are not the spread's: not the readers' own files from an earlier build at
+    # another budget, not a dataset outside quick's spread.
+    write(results, 0, notebook="90_claims", epochs=10)
+    write(results, 0, dataset="fashion_mnist", epochs=10)
     quick = book.load_spread(results, get_profile("quick"))
     assert {seed: [r["seed"] for r in rs] for seed, rs in quick.items()} == {0: [0], 1: [1]}   # seed 2: not run yet
+    assert spread_description(quick, get_profile("quick"))["epochs"] == "9"
     assert sorted(book.load_spread(results, get_profile("long"))) == [1]                      # seed 0 at 100 epochs: not run
 
 

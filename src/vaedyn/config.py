@@ -524,7 +524,8 @@ PROFILES: dict[str, Profile] = {
         # core per epoch and model, four models), the CNN on the first 40 000 images instead of 60 000 (43 s
         # less on each 01 page, the book's first stage; test accuracy 97.6 % against 98.2 % on MNIST, 85.4 %
         # against 86.9 % on Fashion-MNIST; on 20 000 it fell to 96.6 % and 80.9 %), and chapters 03-04 and 12
-        # use 70 trials instead of 100 (chapter 13 keeps about 15 per model with 0.2 of them).
+        # use 70 trials instead of 100 (chapter 13 keeps about 15 per model with 0.2 of them). The next build
+        # took 27:53 + 11 s of HTML: stage 1 (the two 01 pages) 294 s instead of 336-350, stage 2 1346 s.
         fig8=SweepGrid("fig8", nz=(2, 5, 10, 20, 50, 100), seeds=(0, 1), schedules=(PAPER_SCHEDULE,),
                        batch_sizes=(100,), epochs=2, train_limit=10_000),
         fig9=SweepGrid("fig9", nz=(2, 5, 10, 20, 50), seeds=(0,), schedules=FIG9_RATES,

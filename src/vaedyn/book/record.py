@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..data import DATASET_TITLES
 from ..files import atomic_write_json
-from .chapters import CHAPTERS, Chapter, spread_runs_needed
+from .chapters import CHAPTERS, SPREAD_NOTEBOOKS, Chapter, spread_runs_needed
 
 
 def load_results(results_dir: str | Path) -> list[dict]:
@@ -64,10 +64,17 @@ def previous_seconds(runs: list[Chapter], book_dir: Path, results_dir: Path, pro
 
 
 def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
-    """The results files of every seed of `profile`'s spread that has any: {seed: results}. Seed 0 at the
-    profile's own epochs reads the record's results (see `spread_runs_needed`)."""
+    """The results files of every seed of `profile`'s spread that has any: {seed: results}, of the spread's
+    chapters and datasets only. Seed 0 at the profile's own epochs reads the record's results (see
+    `spread_runs_needed`), where the other pages' files, the readers' own from an earlier build among them,
+    must not count as the spread's."""
     rerun = set(spread_runs_needed(profile))
-    spread = {seed: load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir)
+
+    def of_the_spread(results: list[dict]) -> list[dict]:
+        return [r for r in results
+                if r.get("notebook") in SPREAD_NOTEBOOKS and r.get("dataset") in profile.spread_datasets]
+
+    spread = {seed: of_the_spread(load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir))
               for seed in profile.spread_seeds}
     return {seed: results for seed, results in spread.items() if results}
 
