@@ -1,7 +1,7 @@
 """vaedyn: repeated inference in variational autoencoders (Nagano, Karakida & Okada, 2020)."""
 from .training.classifier import ClassifierCNN, get_or_train_classifier, predict_labels
 from .analysis.concepts import (abstract_concept, active_units, components_for, concept_set, concept_vectors,
-                       cosine_similarity_matrix, memory_vectors, orthogonality)
+                       cosine_similarity_matrix, memory_vectors, orthogonality, rms_off_diagonal_cosine)
 from .config import (ClassifierConfig, ConfigError, Profile, TrainConfig, get_profile, learning_rate,
                      resolve_device)
 from .data import CLASS_NAMES, DATASET_TITLES, load_dataset
