@@ -549,6 +549,9 @@ def test_the_profiles_table_has_one_plain_row_per_profile():
     assert all(isinstance(v, (str, int)) for r in rows for v in r.values())
     long = next(r for r in rows if r["profile"] == "long")
     assert long["seed spread"] == "seeds 0, 1, 2, after 100 epochs" and "compiled" in long["main model"]
+    quick = next(r for r in rows if r["profile"] == "quick")
+    assert quick["classifier"] == "1 epoch on 40,000 images" and quick["main model"] == "9 epochs on all images"
+    assert long["classifier"] == "12 epochs on all images"
 
 
 def test_a_workers_output_reaches_the_terminal_prefixed_and_its_bars_thinned():

@@ -95,18 +95,22 @@ def profile_rows() -> list[dict]:
     def grid(g) -> str:
         if g is None:
             return "-"
-        images = "all" if g.train_limit is None else f"{g.train_limit:,}"
         return (f"N_z {', '.join(map(str, g.nz))}; {len(g.seeds)} seed(s) x {len(g.schedules)} schedule(s) x "
-                f"batch {', '.join(map(str, g.batch_sizes))}; {g.epochs} epochs on {images} images")
+                f"batch {', '.join(map(str, g.batch_sizes))}; {epochs(g.epochs)} on {images(g.train_limit)} images")
+
+    def images(limit: int | None) -> str:
+        return "all" if limit is None else f"{limit:,}"
+
+    def epochs(n: int) -> str:
+        return f"{n} epoch{'' if n == 1 else 's'}"
 
     rows = []
     for p in PROFILES.values():
         step = round(p.p_grid[1] - p.p_grid[0], 3) if len(p.p_grid) > 1 else "-"
         rows.append({
             "profile": p.name,
-            "main model": f"{p.epochs} epochs on {'all' if p.train_limit is None else f'{p.train_limit:,}'} images"
-                          + (", compiled" if p.compile else ""),
-            "classifier": f"{p.classifier_epochs} epochs",
+            "main model": f"{epochs(p.epochs)} on {images(p.train_limit)} images" + (", compiled" if p.compile else ""),
+            "classifier": f"{epochs(p.classifier_epochs)} on {images(p.classifier_config().train_limit)} images",
             "trials (Fig. 3 / 4 / 5)": f"{p.trials_distance} / {p.trials_stages} / {p.trials_classifier}",
             "steps T": p.steps,
             "p grid": f"{len(p.p_grid)} values, {p.p_grid[0]} to {p.p_grid[-1]} (step {step})",
