@@ -130,6 +130,26 @@ def test_start_validates_every_parameter(tmp_path):
     assert json.loads(path.read_text())["values"] == {"a": 1.5} and path.parent.name == "digits"
 
 
+def test_a_results_file_names_every_model_the_run_loaded_with_its_epochs(tmp_path, tiny_config):
+    """The record mixes budgets (main model, grids, snapshots, the CNN): each results file says which."""
+    from vaedyn.config import ClassifierConfig
+    from vaedyn.training import store
+    from vaedyn.training.classifier import get_or_train_classifier
+
+    store.get_or_train(tiny_config, device="cpu", progress=False)            # before the run: not its model
+    run = book.start("x", dataset="digits", profile="smoke", device="cpu", results_dir=tmp_path, show=False)
+    snapshot = tiny_config.snapshot(2)
+    for config in (snapshot, tiny_config, snapshot):                         # a repeat is listed once
+        store.get_or_train(config, device="cpu", progress=False)
+    cnn = ClassifierConfig(dataset="digits", epochs=1, train_limit=300)
+    get_or_train_classifier(cnn, device="cpu", progress=False)
+    models = json.loads(run.save_results({"a": 1}).read_text())["models"]
+    assert [(m["kind"], m["epochs"]) for m in models] == [("vae", 2), ("vae", 3), ("classifier", 1)]
+    assert models[0] == {"kind": "vae", "key": store.config_key("vae", snapshot.to_dict()), "dataset": "digits",
+                         "nz": 4, "epochs": 2, "seed": 3, "train_limit": None}
+    assert models[2]["train_limit"] == 300 and "nz" not in models[2]
+
+
 def test_build_rejects_unknown_chapters(tmp_path):
     with pytest.raises(ConfigError, match="only='99_nothing'"):
         book.build(profile="smoke", book_dir=tmp_path, only=["99_nothing"])
@@ -552,6 +572,32 @@ def test_the_profiles_table_has_one_plain_row_per_profile():
     quick = next(r for r in rows if r["profile"] == "quick")
     assert quick["classifier"] == "1 epoch on 40,000 images" and quick["main model"] == "9 epochs on all images"
     assert long["classifier"] == "12 epochs on all images"
+
+
+def test_the_wall_time_table_gives_each_pages_model_epochs(tmp_path):
+    from vaedyn.book.record import models_text
+
+    def model(kind, epochs):
+        return {"kind": kind, "epochs": epochs}
+
+    assert models_text([model("vae", 1500), model("classifier", 12)]) == "VAE 1500 epochs; CNN 12 epochs"
+    assert models_text([model("vae", 100)] * 24 + [model("vae", 9)]) == "VAE 9, 24 \u00d7 100 epochs"
+    assert models_text([model("classifier", 1)]) == "CNN 1 epoch"
+    assert models_text([]) == "none" and models_text(None) == "not recorded"
+
+    chapter = book.CHAPTERS[1]                            # 02_trajectories, MNIST
+    page = chapter.output(tmp_path)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"parameters": {"profile": "long", "dataset": "mnist"}, "duration": 60.0}
+    nbformat.write(nb, str(page))
+    assert book.record_summary(tmp_path)[0]["models"] == "not recorded"
+    results = tmp_path / "results" / chapter.dataset / f"{chapter.notebook}.json"
+    results.parent.mkdir(parents=True)
+    results.write_text(json.dumps({"models": [model("vae", 1500)]}))
+    assert book.record_summary(tmp_path)[0] | {"started": ""} == {
+        "page": "02_trajectories.ipynb", "profile": "long", "dataset": "mnist", "models": "VAE 1500 epochs",
+        "device": None, "started": "", "seconds": 60.0}
 
 
 def test_a_workers_output_reaches_the_terminal_prefixed_and_its_bars_thinned():

@@ -18,6 +18,7 @@ import torch
 from ..config import NOISE_MODES, ConfigError, Profile, _check_choice, check_probability, get_profile, resolve_device
 from ..data import DATASETS
 from ..files import atomic_write_json, project_path
+from ..training import store
 
 RUN_INFO_TAG = "run-info"
 # Where a chapter run directly with papermill writes its results: beside the output notebook in the
@@ -71,6 +72,8 @@ class Run:
     commit: str
     epochs: int | None = None       # the main model stopped after this many epochs (None: all of them)
     started: float = field(default_factory=time.time)
+    # How many artifacts the process had read before this run: the later ones are the run's models.
+    first_artifact: int = field(default_factory=lambda: len(store.artifacts_read()))
 
     def main_config(self, nz: int = 100):
         """The page's main model: the profile's, for this run's dataset and seed, stopped after
@@ -98,12 +101,35 @@ class Run:
         return self.results_dir / self.dataset / f"{self.notebook}.json"
 
     def save_results(self, values: dict) -> Path:
-        """Write the chapter's measured quantities (JSON-serialisable) with the run's identity."""
+        """Write the chapter's measured quantities (JSON-serialisable) with the run's identity: `epochs` is
+        the main model's, `models` every model the run loaded, with the epochs each one trained."""
         path = self.results_path()
         atomic_write_json({"notebook": self.notebook, "profile": self.profile.name, "dataset": self.dataset,
                            "device": self.device.type, "seed": self.seed, "epochs": self.epochs or self.profile.epochs,
+                           "models": models_behind(store.artifacts_read(self.first_artifact)),
                            "commit": self.commit, "values": plain(values)}, path)
         return path
+
+
+def models_behind(read: list[dict]) -> list[dict]:
+    """One entry per model in `read` (`store.artifacts_read`'s records), in the order first read: kind,
+    store key, dataset, N_z (VAEs), seed, the epochs it trained and its training images (None: all), so
+    a results file names the budget behind each of its numbers, not only the main model's."""
+    from ..config import ClassifierConfig, TrainConfig
+
+    models = {}
+    for record in read:
+        if record["key"] in models:
+            continue
+        if record["kind"] == "vae":
+            config = TrainConfig.from_dict(record["config"])
+            entry = {"nz": config.nz, "epochs": config.last_epoch}
+        else:
+            config = ClassifierConfig(**record["config"])
+            entry = {"epochs": config.epochs}
+        models[record["key"]] = {"kind": record["kind"], "key": record["key"], "dataset": config.dataset,
+                                 **entry, "seed": config.seed, "train_limit": config.train_limit}
+    return list(models.values())
 
 
 def plain(value):

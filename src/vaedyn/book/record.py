@@ -3,6 +3,7 @@ seed spread's), the spread's run times, each page's papermill timing, and the pr
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from ..data import DATASET_TITLES
@@ -123,8 +124,23 @@ def profile_rows() -> list[dict]:
     return rows
 
 
+def models_text(models: list[dict] | None) -> str:
+    """A results file's `models` as one line, per kind the epochs each model trained: "VAE 1500 epochs; CNN
+    12 epochs", "VAE 24 x 100 epochs". "not recorded" for a file written before results files listed them."""
+    if models is None:
+        return "not recorded"
+    parts = []
+    for kind, name in (("vae", "VAE"), ("classifier", "CNN")):
+        counts = Counter(m["epochs"] for m in models if m["kind"] == kind)
+        if counts:
+            budgets = (f"{n} \u00d7 {epochs}" if n > 1 else str(epochs) for epochs, n in sorted(counts.items()))
+            parts.append(f"{name} {', '.join(budgets)} epoch{'' if counts.keys() == {1} else 's'}")
+    return "; ".join(parts) or "none"
+
+
 def record_summary(book_dir: str | Path) -> list[dict]:
-    """One row per executed page under `book_dir`: its parameters and papermill's timing."""
+    """One row per executed page under `book_dir`: its parameters, the epochs of the models behind it
+    (its results file's `models`) and papermill's timing."""
     rows = []
     for chapter in CHAPTERS:
         path = chapter.output(Path(book_dir))
@@ -132,8 +148,11 @@ def record_summary(book_dir: str | Path) -> list[dict]:
             continue
         meta = papermill_record(path)
         parameters = meta.get("parameters", {})
+        results = Path(book_dir) / "results" / chapter.dataset / f"{chapter.notebook}.json"
+        models = json.loads(results.read_text()).get("models") if results.exists() else None
         rows.append({"page": str(path.relative_to(book_dir)), "profile": parameters.get("profile"),
-                     "dataset": parameters.get("dataset", "-"), "device": parameters.get("device"),
+                     "dataset": parameters.get("dataset", "-"), "models": models_text(models),
+                     "device": parameters.get("device"),
                      "started": (meta.get("start_time") or "")[:16].replace("T", " "),
                      "seconds": float(meta.get("duration") or 0.0)})
     return rows

@@ -39,6 +39,9 @@ DIVERGED = "diverged.json"
 # What each kind's model.pt must hold; a payload without these fields is reported as damaged.
 PAYLOAD_FIELDS = {"vae": ("state_dict", "n_features", "history"), "classifier": ("state_dict", "side", "history")}
 __all__ = ["CorruptArtifactError"]   # defined in .integrity; importers keep importing it from here
+# Every finished artifact this process has read, in order: {"kind", "key", "config"}. A book page lists
+# the models behind its numbers from it (`book.page.Run.save_results`), whichever module loaded them.
+_READ_LOG: list[dict] = []
 
 
 def artifact_root() -> Path:
@@ -86,7 +89,15 @@ def load_artifact(directory: Path) -> tuple[dict, dict]:
             f"artifact {model_file} fails its checksum "
             f"(recorded {str(meta['sha256'])[:12]}..., found {found[:12]}...): "
             f"it is truncated or corrupted; {_retrain_hint(directory)}")
-    return load_payload(model_file, _retrain_hint(directory), PAYLOAD_FIELDS.get(meta["kind"], ())), meta
+    payload = load_payload(model_file, _retrain_hint(directory), PAYLOAD_FIELDS.get(meta["kind"], ()))
+    _READ_LOG.append({"kind": meta["kind"], "key": meta.get("key", directory.name), "config": meta["config"]})
+    return payload, meta
+
+
+def artifacts_read(since: int = 0) -> list[dict]:
+    """The artifacts this process has loaded ({"kind", "key", "config"}, in order, repeats included),
+    from the `since`-th on: `len(artifacts_read())` taken before some work gives what that work read."""
+    return list(_READ_LOG[since:])
 
 
 def fetch_or_create(kind: str, config: dict, create: Callable[[Path], tuple],
