@@ -570,7 +570,7 @@ def test_the_profiles_table_has_one_plain_row_per_profile():
     long = next(r for r in rows if r["profile"] == "long")
     assert long["seed spread"] == "seeds 0, 1, 2, after 100 epochs" and "compiled" in long["main model"]
     quick = next(r for r in rows if r["profile"] == "quick")
-    assert quick["classifier"] == "1 epoch on 40,000 images" and quick["main model"] == "9 epochs on all images"
+    assert quick["classifier"] == "1 epoch on 40\u2009000 images" and quick["main model"] == "9 epochs on all images"
     assert long["classifier"] == "12 epochs on all images"
 
 

@@ -88,7 +88,7 @@ class Run:
     def classifier_images_text(self) -> str:
         """Which training images the CNN learnt from, as the pages say it: "all" or "the first 40 000"."""
         limit = self.classifier_config().train_limit
-        return "all" if limit is None else f"the first {limit:,}".replace(",", "\u2009")
+        return "all" if limit is None else f"the first {count_text(limit)}"
 
     def header_markdown(self) -> str:
         stamp = _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -130,6 +130,11 @@ def models_behind(read: list[dict]) -> list[dict]:
         models[record["key"]] = {"kind": record["kind"], "key": record["key"], "dataset": config.dataset,
                                  **entry, "seed": config.seed, "train_limit": config.train_limit}
     return list(models.values())
+
+
+def count_text(n: int) -> str:
+    """A count as the book writes it, digits grouped in threes by thin spaces (SI style): "40\u2009000"."""
+    return f"{n:,}".replace(",", "\u2009")
 
 
 def plain(value):

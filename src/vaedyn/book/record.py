@@ -9,6 +9,7 @@ from pathlib import Path
 from ..data import DATASET_TITLES
 from ..files import atomic_write_json
 from .chapters import CHAPTERS, SPREAD_NOTEBOOKS, Chapter, spread_runs_needed
+from .page import count_text
 
 
 def load_results(results_dir: str | Path) -> list[dict]:
@@ -100,7 +101,7 @@ def profile_rows() -> list[dict]:
                 f"batch {', '.join(map(str, g.batch_sizes))}; {epochs(g.epochs)} on {images(g.train_limit)} images")
 
     def images(limit: int | None) -> str:
-        return "all" if limit is None else f"{limit:,}"
+        return "all" if limit is None else count_text(limit)
 
     def epochs(n: int) -> str:
         return f"{n} epoch{'' if n == 1 else 's'}"
