@@ -60,22 +60,27 @@ def _device_name(device: str) -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-@functools.lru_cache(maxsize=1)
-def source_commit() -> dict[str, str | bool] | None:
-    """{'commit': sha, 'dirty': bool} of the checkout this package is imported from, or None when it
-    is not imported from a git checkout of vaedyn (e.g. installed into site-packages, where a git
-    repository above the environment would otherwise be mistaken for this code's)."""
-    root = project_root()
-    if root is None:
-        return None
+def git_state(root: str | Path, exclude: tuple[str, ...] = ()) -> dict[str, str | bool] | None:
+    """{'commit': sha, 'dirty': bool} of the git checkout at `root`, or None when git cannot tell. Dirty
+    means tracked files with uncommitted changes, outside the top-level folders named in `exclude`."""
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        changes = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        changes = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                  *(f":(exclude,top){folder}" for folder in exclude)],
                                  capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": bool(changes)} if commit else None
+
+
+@functools.lru_cache(maxsize=1)
+def source_commit() -> dict[str, str | bool] | None:
+    """`git_state` of the checkout this package is imported from, or None when it is not imported from
+    a git checkout of vaedyn (e.g. installed into site-packages, where a git repository above the
+    environment would otherwise be mistaken for this code's)."""
+    root = project_root()
+    return None if root is None else git_state(root)
 
 
 @functools.cache

@@ -8,7 +8,6 @@ quantities to `<results_dir>/<dataset>/<notebook>.json` for the claims page.
 from __future__ import annotations
 
 import datetime as _dt
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from ..config import NOISE_MODES, ConfigError, Profile, _check_choice, check_probability, get_profile, resolve_device
 from ..data import DATASETS
 from ..files import atomic_write_json, project_path
+from ..provenance import git_state
 from ..training import store
 
 RUN_INFO_TAG = "run-info"
@@ -42,15 +42,10 @@ def git_commit(cwd: str | Path | None = None, record_dir: str = "book") -> str:
     """Short hash of HEAD, with '-dirty' when tracked files outside the record folder have
     uncommitted changes. The record (executed pages, results files) is what a build rewrites,
     so its own changes say nothing about the code that produced it."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                f":(exclude,top){record_dir}"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
+    state = git_state(cwd if cwd is not None else ".", exclude=(record_dir,))
+    if state is None:
         return "unknown"
+    return state["commit"][:7] + ("-dirty" if state["dirty"] else "")
 
 
 def check_trials(name: str, value) -> int:
