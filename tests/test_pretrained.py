@@ -148,3 +148,21 @@ def test_shipped_files_verify_and_install_without_training(tmp_path, monkeypatch
         assert directory is not None and (directory / "meta.json").exists()
         loaded = get_or_train(model.config, device="cpu", root=tmp_path / "store", progress=False)
         assert loaded.path == directory and len(loaded.history) == model.config.last_epoch
+    # What `make book PROFILE=long` asks for: the long profile's main model of each dataset.
+    from vaedyn.config import get_profile
+    assert {m.config for m in models.values()} == {get_profile("long").train_config(d) for d in ("mnist", "fashion_mnist")}
+
+
+@pytest.mark.skipif(not REAL_FILES, reason="no .safetensors files shipped in pretrained/ yet")
+def test_a_damaged_copy_of_a_shipped_file_is_refused_and_nothing_reaches_the_store(tmp_path):
+    original = REAL_FILES[0]
+    copy = tmp_path / "pretrained"
+    copy.mkdir()
+    data = bytearray(original.read_bytes())
+    data[-1] ^= 0xFF                                   # the last byte of the last weight inverted
+    (copy / original.name).write_bytes(bytes(data))
+    pretrained.write_sums(copy, {original.name: pretrained.read_sums(ROOT / "pretrained")[original.name]})
+    (model,) = pretrained.shipped(copy)                # the header still reads: only the checksum can tell
+    with pytest.raises(CorruptArtifactError, match="fails its checksum"):
+        pretrained.install(model.config, tmp_path / "store", copy)
+    assert not (store.artifact_dir("vae", model.config.to_dict(), tmp_path / "store") / "meta.json").exists()
