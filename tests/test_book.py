@@ -153,6 +153,8 @@ def test_a_results_file_names_every_model_the_run_loaded_with_its_epochs(tmp_pat
 def test_build_rejects_unknown_chapters(tmp_path):
     with pytest.raises(ConfigError, match="only='99_nothing'"):
         book.build(profile="smoke", book_dir=tmp_path, only=["99_nothing"])
+    with pytest.raises(ConfigError, match="01_training.ipynb is missing"):   # before any page runs
+        book.build(profile="smoke", book_dir=tmp_path, notebooks_dir=tmp_path / "no-such-folder")
 
 
 def test_the_seed_spread_runs_before_the_pages_that_count_it(tmp_path, monkeypatch):

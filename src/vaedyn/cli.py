@@ -376,15 +376,11 @@ def _check(args) -> None:
     if args.command == "sweep" and get_profile(args.profile).grid(args.grid) is None:
         raise ConfigError(f"grid={args.grid!r} is not allowed with profile={args.profile!r}; it defines no such grid")
     if args.command == "book":
-        from .book.chapters import CHAPTERS, select_runs
+        from .book.runner import check_build
         from .files import project_path
 
-        select_runs(get_profile(args.profile), args.only)
-        folder = Path(args.notebooks) if args.notebooks else project_path("notebooks")
-        missing = sorted({c.notebook for c in CHAPTERS if not (folder / f"{c.notebook}.ipynb").exists()})
-        if missing:
-            raise ConfigError(f"{folder / missing[0]}.ipynb is missing (looked in {folder.absolute()}); give the "
-                              "folder of the source notebooks with --notebooks")
+        check_build(get_profile(args.profile), args.only, Path(args.notebooks) if args.notebooks else
+                    project_path("notebooks"))
 
 
 REPORT_PACKAGES = ("papermill", "nbformat", "ipykernel", "nbconvert")

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..config import ConfigError, get_profile, resolve_device
 from ..files import project_path
 from ..progress import PROGRESS_ENV
-from .chapters import READER_PAGES, Chapter, lanes, select_runs
+from .chapters import CHAPTERS, READER_PAGES, Chapter, lanes, select_runs
 from .page import RUN_INFO_TAG
 from .record import previous_seconds, record_spread_time, spread_results_dir
 
@@ -143,6 +143,18 @@ def time_left(remaining: list[Chapter], expected: dict[str, float], done: list[f
     return f"{len(remaining)} runs, about {minutes:.0f} min left"
 
 
+def check_build(profile, only: list[str] | None, notebooks_dir: str | Path, cwd: str | Path = ".") -> list[Chapter]:
+    """The runs a build of `profile` would execute (`select_runs`), after checking that every source notebook
+    is in `notebooks_dir` (relative to `cwd`): ConfigError naming the first missing one, before any page runs."""
+    chosen = select_runs(profile, only)
+    folder = Path(cwd) / notebooks_dir
+    missing = sorted({c.notebook for c in CHAPTERS if not (folder / f"{c.notebook}.ipynb").exists()})
+    if missing:
+        raise ConfigError(f"{folder / missing[0]}.ipynb is missing (looked in {folder.absolute()}); give the "
+                          "folder of the source notebooks with --notebooks")
+    return chosen
+
+
 def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "book",
           results_dir: str | Path | None = None, notebooks_dir: str | Path | None = None,
           only: list[str] | None = None, seed: int = 0, cwd: str | Path = ".", jobs: int = 1) -> dict[str, float]:
@@ -162,7 +174,7 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else project_path("notebooks")
     if notebooks_dir.is_absolute() and notebooks_dir.is_relative_to(Path(cwd).resolve()):
         notebooks_dir = notebooks_dir.relative_to(Path(cwd).resolve())   # the pages record no machine's paths
-    chosen = select_runs(spec, only)
+    chosen = check_build(spec, only, notebooks_dir, cwd)
     if jobs > 1:
         return _build_in_parallel(chosen, jobs, profile, device, book_dir, results_dir, notebooks_dir, seed, cwd)
     expected = previous_seconds(chosen, book_dir, results_dir, profile)
