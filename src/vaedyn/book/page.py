@@ -33,6 +33,16 @@ def resolve_results_dir(results_dir: str | Path | None) -> Path:
     return Path(results_dir) if results_dir is not None else Path.cwd() / DIRECT_RESULTS
 
 
+def book_results_dir(book_dir: str | Path) -> Path:
+    """Where a build writes the results files of the pages in `book_dir` unless told otherwise."""
+    return Path(book_dir) / "results"
+
+
+def results_file(results_dir: str | Path, dataset: str, notebook: str) -> Path:
+    """A run's results file: `<results_dir>/<dataset>/<notebook>.json`, the layout `load_results` reads."""
+    return Path(results_dir) / dataset / f"{notebook}.json"
+
+
 def record_dir(book_dir: str | Path | None = None) -> Path:
     """The folder of executed pages the reader pages summarise: as given, or the project's book/."""
     return Path(book_dir) if book_dir is not None else project_path("book")
@@ -93,7 +103,7 @@ class Run:
                 f"seed {self.seed}{epochs} · commit `{self.commit}` · started {stamp}")
 
     def results_path(self) -> Path:
-        return self.results_dir / self.dataset / f"{self.notebook}.json"
+        return results_file(self.results_dir, self.dataset, self.notebook)
 
     def save_results(self, values: dict) -> Path:
         """Write the chapter's measured quantities (JSON-serialisable) with the run's identity: `epochs` is

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..data import DATASET_TITLES
 from ..files import atomic_write_json
 from .chapters import CHAPTERS, SPREAD_NOTEBOOKS, Chapter, spread_runs_needed
-from .page import count_text
+from .page import book_results_dir, count_text, results_file
 
 
 def load_results(results_dir: str | Path) -> list[dict]:
@@ -149,7 +149,7 @@ def record_summary(book_dir: str | Path) -> list[dict]:
             continue
         meta = papermill_record(path)
         parameters = meta.get("parameters", {})
-        results = Path(book_dir) / "results" / chapter.dataset / f"{chapter.notebook}.json"
+        results = results_file(book_results_dir(book_dir), chapter.dataset, chapter.notebook)
         models = json.loads(results.read_text()).get("models") if results.exists() else None
         rows.append({"page": str(path.relative_to(book_dir)), "profile": parameters.get("profile"),
                      "dataset": parameters.get("dataset", "-"), "models": models_text(models),

@@ -18,7 +18,7 @@ from ..config import ConfigError, get_profile, resolve_device
 from ..files import project_path
 from ..progress import PROGRESS_ENV
 from .chapters import CHAPTERS, READER_PAGES, Chapter, lanes, select_runs
-from .page import RUN_INFO_TAG
+from .page import RUN_INFO_TAG, book_results_dir
 from .record import previous_seconds, record_spread_time, spread_results_dir
 
 
@@ -170,7 +170,7 @@ def build(profile: str = "quick", device: str = "auto", book_dir: str | Path = "
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ConfigError(f"jobs={jobs!r} is not allowed; it must be an integer >= 1")
     book_dir = Path(book_dir)
-    results_dir = Path(results_dir) if results_dir is not None else book_dir / "results"
+    results_dir = Path(results_dir) if results_dir is not None else book_results_dir(book_dir)
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else project_path("notebooks")
     if notebooks_dir.is_absolute() and notebooks_dir.is_relative_to(Path(cwd).resolve()):
         notebooks_dir = notebooks_dir.relative_to(Path(cwd).resolve())   # the pages record no machine's paths
