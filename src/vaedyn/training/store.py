@@ -90,7 +90,7 @@ def load_artifact(directory: Path) -> tuple[dict, dict]:
             f"(recorded {str(meta['sha256'])[:12]}..., found {found[:12]}...): "
             f"it is truncated or corrupted; {_retrain_hint(directory)}")
     payload = load_payload(model_file, _retrain_hint(directory), PAYLOAD_FIELDS.get(meta["kind"], ()))
-    _READ_LOG.append({"kind": meta["kind"], "key": meta.get("key", directory.name), "config": meta["config"]})
+    _READ_LOG.append({"kind": meta["kind"], "key": directory.name, "config": meta["config"]})   # folder = key
     return payload, meta
 
 
