@@ -4,6 +4,8 @@ import dataclasses
 import pytest
 import torch
 
+from conftest import run_cli
+from vaedyn import config as config_module
 from vaedyn.config import ConfigError, get_profile
 from vaedyn.training.store import config_key, get_or_train, load_vae, vae_status
 from vaedyn.training.loop import train
@@ -35,6 +37,28 @@ def test_a_snapshot_is_the_run_stopped_early_on_the_long_schedule(tiny_config, i
         assert torch.equal(value, kept.model.state_dict()[name]), name
     assert kept.history == stopped.history == full.history[:2]
     assert config.snapshot(6) == config and config.snapshot(6).last_epoch == 6
+
+
+def test_the_snapshot_run_is_the_run_stopped_at_the_last_snapshot_keeping_the_others():
+    config, keep = get_profile("long").snapshot_run("fashion_mnist", seed=2)
+    assert config == get_profile("long").train_config("fashion_mnist", seed=2).snapshot(1000)
+    assert keep == (10, 25, 50, 100, 250, 500)
+
+
+def test_train_snapshots_stores_every_kept_snapshot_of_the_main_model_in_one_run(capsys, isolated_artifacts,
+                                                                               monkeypatch):
+    """For a main model taken from pretrained/ (shipped without its snapshots): one run, not one per snapshot."""
+    profile = dataclasses.replace(get_profile("smoke"), epochs=4, snapshot_epochs=(1, 3))
+    monkeypatch.setitem(config_module.PROFILES, "smoke", profile)
+    code, out, err = run_cli(["train", "--snapshots", "--profile", "smoke", "--dataset", "digits", "--device", "cpu",
+                              "--no-progress"], capsys)
+    assert code == 0, err
+    main = profile.train_config("digits")
+    assert vae_status(main.snapshot(1)) == "done" and vae_status(main.snapshot(3)) == "done"
+    assert vae_status(main) == "missing"            # the end is not trained: it is the main model itself
+    first, last = load_vae(main.snapshot(1), device="cpu"), load_vae(main.snapshot(3), device="cpu")
+    assert last.history[:1] == first.history and len(last.history) == 3
+    assert "after 1, 3 of its 4 epochs" in out
 
 
 def test_snapshot_epochs_are_validated(tiny_config):

@@ -224,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train the profile's architecture comparison instead of one model, all on one budget: "
                             f"{', '.join(ARCHITECTURE_RUNS)}; takes --dataset, --profile, --seed and the device "
                             "options only")
+    train.add_argument("--snapshots", action="store_true",
+                       help="train the kept snapshots of the profile's main model (long: after 10 ... 1000 of its "
+                            "1500 epochs) in one run, for a main model taken from pretrained/, which ships without "
+                            "them; takes --dataset, --profile, --seed and the device options only")
 
     infer = commands.add_parser("infer", help="run repeated inference from noisy images; write trajectories to .npz")
     _model_options(infer)
@@ -333,8 +337,22 @@ def _config(args):
     return profile.train_config(args.dataset, args.nz, args.seed, **overrides)
 
 
-# What `train --architectures` takes besides its flag; every other option defines one model.
-ARCHITECTURES_TAKE = ("command", "architectures", "dataset", "profile", "seed", "device", "cross_device", "no_progress")
+# What `train --architectures` and `train --snapshots` take besides their flag; every other option defines one model.
+PROFILE_RUNS_TAKE = ("command", "dataset", "profile", "seed", "device", "cross_device", "no_progress")
+PROFILE_RUN_FLAGS = {"architectures": "the profile's architecture runs as they are",
+                     "snapshots": "the profile's snapshot run as it is"}
+
+
+def _check_profile_run(args, flag: str) -> None:
+    """ConfigError when `train --<flag>`, which trains runs the profile defines, is given an option that
+    defines a single model (or the other such flag)."""
+    defaults = vars(build_parser().parse_args(["train"]))
+    given = [name for name, value in vars(args).items()
+             if name not in (*PROFILE_RUNS_TAKE, flag) and value != defaults[name]]
+    if given:
+        flags = ", ".join(f"--{name.replace('_', '-')}={getattr(args, name)!r}" for name in given)
+        raise ConfigError(f"--{flag} trains {PROFILE_RUN_FLAGS[flag]}; it takes no model "
+                          f"options (got {flags}); give --dataset, --profile, --seed or the device options only")
 
 
 def _architecture_configs(args) -> dict:
@@ -342,12 +360,7 @@ def _architecture_configs(args) -> dict:
     defines a single model is given as well."""
     from .config import get_profile
 
-    defaults = vars(build_parser().parse_args(["train"]))
-    given = [name for name, value in vars(args).items() if name not in ARCHITECTURES_TAKE and value != defaults[name]]
-    if given:
-        flags = ", ".join(f"--{name.replace('_', '-')}={getattr(args, name)!r}" for name in given)
-        raise ConfigError(f"--architectures trains the profile's architecture runs as they are; it takes no model "
-                          f"options (got {flags}); give --dataset, --profile, --seed or the device options only")
+    _check_profile_run(args, "architectures")
     return get_profile(args.profile).architecture_configs(args.dataset, args.seed)
 
 
@@ -363,6 +376,9 @@ def _check(args) -> None:
 
     if args.command == "train" and args.architectures:
         _architecture_configs(args)
+    elif args.command == "train" and args.snapshots:
+        _check_profile_run(args, "snapshots")
+        get_profile(args.profile).snapshot_run(args.dataset, args.seed)
     elif args.command in ("train", "infer"):
         config = _config(args)
     if args.command == "infer":
@@ -520,6 +536,17 @@ def _run(args: argparse.Namespace) -> int:
                   flush=True)
             _print_trained(get_or_train(config, device=args.device, progress=not args.no_progress,
                                  cross_device=args.cross_device))
+        return 0
+
+    if args.command == "train" and args.snapshots:
+        from .config import get_profile
+        from .training.store import get_or_train
+
+        config, keep = get_profile(args.profile).snapshot_run(args.dataset, args.seed)
+        print(f"the {args.profile} main model's snapshots after {', '.join(map(str, (*keep, config.stop_epoch)))} "
+              f"of its {config.epochs} epochs, in one run", flush=True)
+        _print_trained(get_or_train(config, device=args.device, progress=not args.no_progress,
+                                    cross_device=args.cross_device, keep_epochs=keep))
         return 0
 
     trained = _trained(args)

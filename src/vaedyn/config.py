@@ -431,6 +431,20 @@ class Profile:
         """The main model of one seed of the seed spread (stopped after `spread_epochs` when set)."""
         return self.train_config(dataset, seed=seed, stop_epoch=self.spread_epochs, **overrides)
 
+    def snapshot_run(self, dataset: str = "mnist", seed: int = 0) -> tuple[TrainConfig, tuple[int, ...]]:
+        """The run that trains every kept snapshot of the main model but its end: the model stopped after
+        the last of `snapshot_epochs`, keeping the earlier ones on its way (`get_or_train`'s `keep_epochs`).
+        For a main model taken from pretrained/, which ships without its snapshots: training each snapshot
+        as its own run would cost their sum (1935 epochs in long) instead of the last (1000)."""
+        if not self.snapshot_epochs:
+            raise ConfigError(f"profile={self.name!r} keeps no snapshots of its main model; use one that does "
+                              f"({', '.join(p.name for p in PROFILES.values() if p.snapshot_epochs)})")
+        if dataset in MUSIC_DATASETS:
+            raise ConfigError(f"dataset={dataset!r} is not allowed: the snapshots are the image chapters' (budget "
+                              f"chapter); choose one of {', '.join(d for d in DATASETS if d not in MUSIC_DATASETS)}")
+        *earlier, last = sorted(self.snapshot_epochs)
+        return self.train_config(dataset, seed=seed).snapshot(last), tuple(earlier)
+
     def architecture_configs(self, dataset: str = "mnist", seed: int = 0) -> dict[str, TrainConfig]:
         """The models of the architecture comparison by name (`ARCHITECTURE_RUNS`), all on the same budget
         (epochs, images, the Methods schedule, N_z = 100, eager: compiling each would cost more than it saves)."""
