@@ -93,3 +93,16 @@ def test_settled_compares_the_last_two_snapshots():
     assert budget.settled([40, 35, 36]) and not budget.settled([40, 30])
     assert budget.settled(["I-III", "I-II-III"]) is False and budget.settled([0.4, 0.4])
     assert budget.settled([None, None]) and budget.settled([5.0]) is None
+
+
+def test_one_run_tells_snapshots_of_the_run_from_another_run(tiny_config):
+    config = dataclasses.replace(tiny_config, epochs=4)
+    full = train(config, device="cpu", progress=False).history
+    stopped = train(config.snapshot(2), device="cpu", progress=False).history    # trained apart, as --snapshots does
+    other = train(dataclasses.replace(config, seed=config.seed + 1).snapshot(2), device="cpu", progress=False).history
+    assert budget.one_run({2: stopped, 4: full}) == {"one_run": True, "train_max_difference": 0.0}
+    mixed = budget.one_run({2: other, 4: full})
+    assert mixed["one_run"] is False and mixed["train_max_difference"] > 0
+    shifted = copy.deepcopy(stopped)
+    shifted[1]["test_negative_elbo"] += 1e-9                                     # one epoch's value, last digits
+    assert budget.one_run({2: shifted, 4: full})["one_run"] is False

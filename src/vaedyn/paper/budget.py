@@ -152,6 +152,22 @@ def settled(series: list) -> bool | None:
     return abs(a - b) <= 0.05 * abs(b)
 
 
+def one_run(histories: dict[int, list[dict]]) -> dict:
+    """Whether the models kept after each epoch lie on one training run: every shorter history's test
+    -ELBO equals the longest history's, epoch by epoch. The shipped 1500-epoch models come without their
+    snapshots, which `train --snapshots` trains again, possibly on another machine; test -ELBO is evaluated
+    afresh from the weights after each epoch, so equal values at every epoch mean the weights took the same
+    path. The train -ELBO is averaged over the epoch's batches while it trains; `train_max_difference`
+    (nats) reports how far those averages differ."""
+    longest = max(histories.values(), key=len)
+    same, worst = True, 0.0
+    for history in histories.values():
+        for mine, theirs in zip(history, longest):
+            same &= mine["epoch"] == theirs["epoch"] and mine["test_negative_elbo"] == theirs["test_negative_elbo"]
+            worst = max(worst, abs(mine["train_negative_elbo"] - theirs["train_negative_elbo"]))
+    return {"one_run": bool(same), "train_max_difference": worst}
+
+
 # Whether a faster path (torch.compile, bf16) gives the same findings as the fp32 eager reference on
 # the same config. Written on 2026-11-21, before any compiled or bf16 40-epoch model was trained:
 # two runs that differ only in rounding should differ by much less than the findings themselves.
