@@ -249,9 +249,9 @@ def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_e
     from vaedyn.book.record import spread_description
     from vaedyn.files import atomic_write_json
 
-    def write(folder, seed, notebook="03_concept_distances", dataset="mnist", epochs=9):
-        atomic_write_json({"notebook": notebook, "dataset": dataset, "seed": seed, "epochs": epochs, "values": {}},
-                          folder / dataset / f"{notebook}.json")
+    def write(folder, seed, notebook="03_concept_distances", dataset="mnist", epochs=9, profile="quick"):
+        atomic_write_json({"notebook": notebook, "dataset": dataset, "seed": seed, "epochs": epochs, "values": {},
+                           "profile": profile}, folder / dataset / f"{notebook}.json")
 
     results = tmp_path / "results"
     write(results, 0)
@@ -263,7 +263,11 @@ def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_e
     quick = book.load_spread(results, get_profile("quick"))
     assert {seed: [r["seed"] for r in rs] for seed, rs in quick.items()} == {0: [0], 1: [1]}   # seed 2: not run yet
     assert spread_description(quick, get_profile("quick"))["epochs"] == "9"
-    assert sorted(book.load_spread(results, get_profile("long"))) == [1]                      # seed 0 at 100 epochs: not run
+    write(results / "spread" / "seed-2", 2, epochs=100, profile="long")
+    assert sorted(book.load_spread(results, get_profile("long"))) == [2]   # seed 0 at 100 epochs: not run; 1: quick's
+    # A record part way to another budget: seed 0's page re-executed under long is not quick's seed 0.
+    write(results, 0, epochs=1500, profile="long")
+    assert sorted(book.load_spread(results, get_profile("quick"))) == [1]
 
 
 # ---------------------------------------------------------------------------------------------

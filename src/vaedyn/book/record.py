@@ -69,12 +69,14 @@ def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
     """The results files of every seed of `profile`'s spread that has any: {seed: results}, of the spread's
     chapters and datasets only. Seed 0 at the profile's own epochs reads the record's results (see
     `spread_runs_needed`), where the other pages' files, the readers' own from an earlier build among them,
-    must not count as the spread's."""
+    must not count as the spread's; nor may a page executed under another profile (a record part way from
+    one budget to another): a spread compares seeds of one budget."""
     rerun = set(spread_runs_needed(profile))
 
     def of_the_spread(results: list[dict]) -> list[dict]:
         return [r for r in results
-                if r.get("notebook") in SPREAD_NOTEBOOKS and r.get("dataset") in profile.spread_datasets]
+                if r.get("notebook") in SPREAD_NOTEBOOKS and r.get("dataset") in profile.spread_datasets
+                and r.get("profile") == profile.name]
 
     spread = {seed: of_the_spread(load_results(spread_results_dir(results_dir, seed) if seed in rerun else results_dir))
               for seed in profile.spread_seeds}
