@@ -78,8 +78,9 @@ def run_sweep(profile: str, grid_name: str, dataset: str = "mnist", shard: tuple
 
     `max_members` caps an ensemble's size (memory); larger groups train as several ensembles. An ensemble
     checkpoints after every epoch: one epoch of the long Fig. 8 grid took 8.5 min of one AVX2 CPU thread, so
-    every 5 epochs lost up to 35 min whenever a run was stopped; writing its checkpoint (24 members' weights
-    and Adam moments, about 480 MB) took under 1 s.
+    every 5 epochs lost up to 35 min whenever a run was stopped; a torch.save of as many tensors as its
+    checkpoint holds (24 members' weights and two Adam moments, about 480 MB) took 0.93 s (not the ensemble's
+    own writer, which was not timed).
     `cross_device` is `loop.train`'s: what a checkpoint from another kind of device does.
     """
     grid = get_profile(profile).grid(grid_name)
