@@ -111,3 +111,21 @@ def test_the_classifier_trains_on_its_own_image_limit_or_the_main_models():
     with pytest.raises(ConfigError, match="classifier_train_limit=0"):
         Profile(name="x", epochs=2, classifier_epochs=1, train_limit=None, trials_distance=1, trials_stages=1,
                 trials_classifier=1, steps=1, classifier_train_limit=0)
+
+
+def test_pages_say_how_long_their_models_trained_against_the_papers_budget():
+    from pathlib import Path
+
+    from vaedyn.book.page import Run
+    from vaedyn.config import PROFILES
+
+    def run(profile, epochs=None):
+        return Run("05_classifier_steps", PROFILES[profile], "mnist", torch.device("cpu"), 1, Path("."), "x",
+                   epochs=epochs)
+
+    assert run("quick").vae_budget_text() == "a VAE trained for 9 epochs (the quick profile's budget; the paper's: 1500)"
+    assert run("quick").classifier_budget_text() == "a CNN trained for 1 epoch on the first 40\u2009000 training images"
+    assert run("long").vae_budget_text() == "a VAE trained for 1500 epochs (the paper's budget)"
+    assert run("long").classifier_budget_text() == "a CNN trained for 12 epochs on all training images"
+    assert run("long", epochs=100).vae_budget_text() == ("a VAE trained for 100 of its schedule's 1500 epochs (the long "
+                                                         "profile's budget; the paper's: 1500)")

@@ -95,6 +95,25 @@ class Run:
         limit = self.classifier_config().train_limit
         return "all" if limit is None else f"the first {count_text(limit)}"
 
+    def vae_budget_text(self) -> str:
+        """How long the page's VAE trained, beside the paper's budget, as the pages say it: a verdict on a
+        short run is not one on the paper's (e.g. "a VAE trained for 9 epochs (the quick profile's budget;
+        the paper's: 1500)")."""
+        from ..config import get_profile
+
+        config, paper_epochs = self.main_config(), get_profile("paper").epochs
+        trained = config.last_epoch
+        if trained >= paper_epochs:
+            return f"a VAE trained for {trained} epochs (the paper's budget)"
+        of = "" if trained == config.epochs else f" of its schedule's {config.epochs}"
+        return (f"a VAE trained for {trained}{of} epochs (the {self.profile.name} profile's budget; the paper's: "
+                f"{paper_epochs})")
+
+    def classifier_budget_text(self) -> str:
+        """How long the CNN that labels images trained, as the pages say it."""
+        epochs = self.classifier_config().epochs
+        return f"a CNN trained for {epochs} epoch{'s' * (epochs != 1)} on {self.classifier_images_text()} training images"
+
     def header_markdown(self) -> str:
         stamp = _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         device = self.device.type if self.device.type == "cpu" else torch.cuda.get_device_name(self.device)
