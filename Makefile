@@ -75,7 +75,8 @@ sweep: $(VENV)/.installed data
 # The long profile's models (issue 9: hours on 2 CPU cores), in the background and resumable:
 # run it again after any stop and it continues from the last checkpoint. Keep the store outside
 # the work tree, e.g. `make long-train VAEDYN_ARTIFACTS=$$HOME/vaedyn-artifacts`. One chain per
-# dataset (main model, its kept snapshots, its Fig. 8 and Fig. 9 grids, the seed spread, the architecture runs), each on
+# dataset (main model, its kept snapshots, the seed spread's seeds 1-2, its Fig. 8 and Fig. 9 grids, the architecture
+# runs: the short runs first, so that a session's end leaves whole pieces of the record), each on
 # one thread, both at once: on 2 cores two 1-thread jobs trained about 20 % more epochs per hour than
 # one 2-thread job, and a 2-thread job slows about 5x when anything else runs beside it. Logs: long-train-<dataset>.log in the store.
 # The architecture runs only for the datasets that have a chapter 13 page (MNIST): on Fashion-MNIST they
@@ -86,7 +87,7 @@ long-train: $(VENV)/.installed data
 	@mkdir -p "$(VAEDYN_ARTIFACTS)"
 	@for d in $(LONG_DATASETS); do \
 	  echo "training the long profile for $$d in the background; follow it with: tail -f $(VAEDYN_ARTIFACTS)/long-train-$$d.log"; \
-	  steps="'train' 'train --snapshots' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1' 'train --spread --seed 1' 'train --spread --seed 2'"; \
+	  steps="'train' 'train --snapshots' 'train --spread --seed 1' 'train --spread --seed 2' 'sweep --grid fig8 --shard 1/1' 'sweep --grid fig9 --shard 1/1'"; \
 	  case " $(ARCHITECTURE_DATASETS) " in *" $$d "*) steps="$$steps 'train --architectures'";; esac; \
 	  OMP_NUM_THREADS=1 nohup sh -c "for step in $$steps; do \
 	    echo \"== \$$(date -u +%FT%TZ) vaedyn \$$step --profile long --dataset $$d\"; \
