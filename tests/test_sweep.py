@@ -2,6 +2,7 @@
 import importlib
 
 import pytest
+import torch
 
 from vaedyn import cli
 
@@ -84,3 +85,41 @@ def test_grids_refuse_impossible_sizes(changes):
 
     with pytest.raises(ConfigError, match="grid fig9"):
         dataclasses.replace(GRID, **changes)
+
+
+def test_an_ensemble_another_process_is_training_is_waited_for_not_trained_twice(monkeypatch):
+    import threading
+
+    from filelock import FileLock
+
+    from vaedyn.data import load_dataset
+    from vaedyn.training.ensemble import ensemble_key
+    from vaedyn.training.store import artifact_root
+
+    grid = get_profile("smoke").grid("fig8")
+    members = grid.configs("digits")
+    data = (load_dataset("digits", "train", "cpu", limit=grid.train_limit), load_dataset("digits", "test", "cpu"))
+    results = sweep.train_ensemble(members, device="cpu", progress=False, data=data)   # the other process's run
+    monkeypatch.setattr(sweep, "train_ensemble", lambda *a, **k: pytest.fail("trained an ensemble twice"))
+    lock_path = artifact_root() / "ensembles" / f"{ensemble_key(members)}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(lock_path)
+    held.acquire()
+    errors = []
+    thread = threading.Thread(target=lambda: _call_recording(errors, sweep.train_and_store, members, "cpu", data,
+                                                             artifact_root(), False), daemon=True)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive(), "it trained beside the process that holds the lock"
+    sweep._store_all(results, artifact_root(), torch.device("cpu"))
+    held.release()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and errors == []
+    assert all(vae_status(c) == "done" for c in members)
+
+
+def _call_recording(errors, function, *args):
+    try:
+        function(*args)
+    except BaseException as error:   # pytest.fail raises an exception that a thread would swallow
+        errors.append(error)

@@ -3,7 +3,8 @@
 Layout: ``$VAEDYN_ARTIFACTS/<kind>/<key>/`` with ``model.pt`` and ``meta.json``; the meta
 file holds the config, the code version and the sha256 of ``model.pt`` and is written
 last, so an artifact without it is unfinished. A training in progress keeps
-``checkpoint.pt`` in the same folder, so a killed run resumes on the next call.
+``checkpoint.pt`` in the same folder, so a killed run resumes on the next call, and holds
+``training.lock`` there, so a second process asking for the same model waits and then loads it.
 
 Every file is checked when read (`integrity`): damage gives `CorruptArtifactError` naming the
 file and what to delete, and payloads are read with ``torch.load(weights_only=True)``. Since
@@ -15,12 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
+from filelock import FileLock, Timeout
 
 from ..config import TrainConfig, main_model_snapshots, resolve_device
 from ..files import atomic_torch_save, atomic_write_json, project_path, sha256_file
@@ -39,6 +43,8 @@ DIVERGED = "diverged.json"
 # What each kind's model.pt must hold; a payload without these fields is reported as damaged.
 PAYLOAD_FIELDS = {"vae": ("state_dict", "n_features", "history"), "classifier": ("state_dict", "side", "history")}
 __all__ = ["CorruptArtifactError"]   # defined in .integrity; importers keep importing it from here
+# Held while a model is trained into its folder (see `training_lock`).
+TRAINING_LOCK = "training.lock"
 # Every finished artifact this process has read, in order: {"kind", "key", "config"}. A book page lists
 # the models behind its numbers from it (`book.page.Run.save_results`), whichever module loaded them.
 _READ_LOG: list[dict] = []
@@ -108,12 +114,32 @@ def fetch_or_create(kind: str, config: dict, create: Callable[[Path], tuple],
     directory = artifact_dir(kind, config, root)
     if not (directory / "meta.json").exists():
         directory.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        payload, summary, *rest = create(directory)
-        record = {"wall_time_s": time.perf_counter() - started, **(rest[0] if rest else {})}
-        save_artifact(directory, payload, summary, kind, config, provenance(**record))
+        with training_lock(directory / TRAINING_LOCK, f"{kind} {directory.name}"):
+            if not (directory / "meta.json").exists():   # else the process we waited for stored it
+                started = time.perf_counter()
+                payload, summary, *rest = create(directory)
+                record = {"wall_time_s": time.perf_counter() - started, **(rest[0] if rest else {})}
+                save_artifact(directory, payload, summary, kind, config, provenance(**record))
     payload, meta = load_artifact(directory)
     return payload, meta, directory
+
+
+@contextmanager
+def training_lock(path: Path, what: str):
+    """Hold the lock file `path` while training `what`. A second process that asks for the same model
+    (a book page beside `make long-train`, two chains) waits for the first and then loads its result:
+    the atomic writes would keep every file whole without it, but the hours of training would be spent
+    twice. filelock rather than fcntl: it also works on Windows, and torch already depends on it."""
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process that is training {what} (lock: {path})", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def list_artifacts(root: str | Path | None = None) -> list[dict]:

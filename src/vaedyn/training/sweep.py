@@ -20,7 +20,8 @@ from ..config import OPTIONAL_DEFAULTS, ConfigError, SweepGrid, TrainConfig, get
 from ..data import load_dataset
 from ..provenance import provenance
 from .ensemble import ensemble_groups, ensemble_key, train_ensemble
-from .store import TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, training_record, vae_status
+from .store import (TrainedVAE, artifact_root, load_vae, mark_diverged, store_vae, training_lock, training_record,
+                    vae_status)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -119,12 +120,17 @@ def train_and_store(members: list[TrainConfig], device, data, root: Path, progre
     def keep(epoch: int, current) -> None:
         _store_all(current(), root, device, epochs=epoch)
 
-    results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
-                             checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
-                             keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs),
-                             cross_device=cross_device)
-    _store_all(results, root, device)
-    shutil.rmtree(folder, ignore_errors=True)
+    # The lock sits beside the folder, which is removed when the ensemble is done.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with training_lock(folder.parent / f"{folder.name}.lock", f"an ensemble of {len(members)} ({folder.name})"):
+        if all(vae_status(m, root) != "missing" for m in members):   # the process we waited for trained it
+            return
+        results = train_ensemble(members, device=device, checkpoint_path=folder / "checkpoint.pt",
+                                 checkpoint_every=checkpoint_every, progress=progress, data=data, keep=keep,
+                                 keep_epochs=tuple(e for e in keep_epochs if e < members[0].epochs),
+                                 cross_device=cross_device)
+        _store_all(results, root, device)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _store_all(results, root: Path, device: torch.device, epochs: int | None = None) -> None:
