@@ -199,3 +199,19 @@ def test_the_attractor_claims_read_the_summary_the_chapter_saves():
     stored = registry.judge(claims["radhakrishnan.training_images_stored"], values)
     assert list(stored) == [registry.NO_READING] and stored[registry.NO_READING]["verdict"] == NOT
     assert claims["fig3.concepts_not_attractors"].source == PAPER and "smoke" in claims["fig3.concepts_not_attractors"].fixed
+
+
+def test_a_single_seed_spread_says_so_and_mixed_profiles_name_each_rows_page():
+    from vaedyn.book.claims import compact_rows
+    from vaedyn.book.record import seed_status_text
+    from vaedyn.config import get_profile
+
+    values = {"readings": {"swap": fig3_values([0.9] * 10, [0.9] * 10), "flip": fig3_values([0.1] * 10, [0.9] * 10)}}
+    results = [record("03_concept_distances", values)]
+    long = get_profile("long")
+    assert seed_status_text({0: results}, long).startswith("So far only seed 0 of the long spread (seeds 0, 1, 2)")
+    assert seed_status_text({}, long).startswith("No seed of the long spread")
+    assert seed_status_text({0: results, 1: results}, long) == ""
+    dip = next(r for r in claims_rows(results, {0: results}) if r["id"] == "fig3a.concept_dip")
+    assert compact_rows([dip])[0]["figure"] == dip["figure"]
+    assert compact_rows([dip], with_profile=True)[0]["figure"] == f"{dip['figure']} ({dip['profile']})"

@@ -76,3 +76,26 @@ def test_principal_plane_rejects_bad_shapes():
         principal_plane(torch.randn(5, 3), n_components=4)
     with pytest.raises(ValueError, match="shape"):
         principal_plane(torch.randn(1, 3))
+
+
+def test_a_recovery_must_follow_a_wrong_step_not_precede_it():
+    from vaedyn.paper.fig5 import first_p_recovered_after_misreading, recovered_after_misreading
+    from vaedyn.paper.registry import REGISTRY, judge
+
+    right, wrong = 6, 2
+    majority = torch.tensor([
+        [0, right, right, wrong, wrong],    # p = 0.0: right first, then drifts away: no recovery
+        [0, wrong, right, right, wrong],    # p = 0.3: misread at t = 1, recovered at t = 2
+        [0, right, wrong, wrong, right],    # p = 0.5: right, wrong, right again
+        [0, wrong, wrong, wrong, wrong],    # p = 0.9: never right
+    ])
+    assert recovered_after_misreading(majority, right).tolist() == [False, True, True, False]
+    assert first_p_recovered_after_misreading([0.0, 0.3, 0.5, 0.9], majority, right) == 0.3
+    assert first_p_recovered_after_misreading([0.0, 0.9], majority[[0, 3]], right) is None
+    claim = REGISTRY["suppD.fig5a.window_beyond_failure"]
+    drifting = {"readings": {r: {"p_grid": [0.0, 0.9], "majority": {"6": majority[[0, 3]].tolist()}}
+                             for r in ("swap", "flip")}}
+    assert judge(claim, drifting)["swap"]["verdict"] == "not reproduced"
+    recovering = {"readings": {r: {"p_grid": [0.0, 0.3], "majority": {"6": majority[:2].tolist()}}
+                               for r in ("swap", "flip")}}
+    assert judge(claim, recovering)["flip"] == {"value": 0.3, "verdict": "reproduced"}

@@ -177,9 +177,12 @@ def verdict_cell(row: dict, reading: str) -> str:
             + ("" if seeds == "-" or seeds.endswith("/1") else f"; seeds {seeds}"))
 
 
-def compact_rows(rows: list[dict]) -> list[dict]:
-    """Rows narrow enough for a page: figure, claim, the paper's value and one cell per reading."""
-    return [{"id": r["id"], "figure": r["figure"], "claim": r["claim"], "paper": r["paper"],
+def compact_rows(rows: list[dict], with_profile: bool = False) -> list[dict]:
+    """Rows narrow enough for a page: figure, claim, the paper's value and one cell per reading. With
+    `with_profile` (a record whose pages ran under several profiles) the figure cell also names the
+    profile of the page that measured the claim."""
+    return [{"id": r["id"], "figure": r["figure"] + (f" ({r['profile']})" if with_profile else ""),
+             "claim": r["claim"], "paper": r["paper"],
              **{reading: verdict_cell(r, reading) for reading in READINGS}} for r in rows]
 
 

@@ -92,6 +92,17 @@ def spread_description(spread: dict[int, list[dict]], profile) -> dict[str, str]
             "datasets": " and ".join(DATASET_TITLES[d] for d in profile.spread_datasets)}
 
 
+def seed_status_text(spread: dict[int, list[dict]], profile) -> str:
+    """What a reader page says when the spread cannot compare seeds yet (fewer than two measured); "" otherwise."""
+    planned = ", ".join(map(str, profile.spread_seeds))
+    if len(spread) >= 2:
+        return ""
+    if not spread:
+        return f"No seed of the {profile.name} spread (seeds {planned}) has been measured yet."
+    return (f"So far only seed {next(iter(spread))} of the {profile.name} spread (seeds {planned}) has been "
+            "measured, so no claim is compared across seeds yet.")
+
+
 def profile_rows() -> list[dict]:
     """One row of plain text per profile, for the reproducibility page."""
     from ..config import PROFILES
