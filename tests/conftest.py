@@ -27,6 +27,28 @@ def isolated_artifacts(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def in_thread():
+    """Start `call()` in a daemon thread, as a second process would run beside the test: returns (thread,
+    box), and box gets "result", or "error" for an exception (pytest.fail's too) the thread would swallow."""
+    import threading
+
+    def start(call):
+        box = {}
+
+        def target():
+            try:
+                box["result"] = call()
+            except BaseException as error:
+                box["error"] = error
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        return thread, box
+
+    return start
+
+
+@pytest.fixture
 def tiny_config():
     """A VAE on scikit-learn's 8x8 digits that trains in about a second."""
     return TrainConfig(dataset="digits", nz=4, hidden=32, epochs=3, batch_size=50, seed=3)

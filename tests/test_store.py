@@ -81,24 +81,7 @@ def test_killed_training_resumes_from_the_store_checkpoint(tiny_config, monkeypa
         assert torch.equal(value, resumed.model.state_dict()[key])
 
 
-def _in_thread(call):
-    """Run `call` in a thread; returns (thread, box) with box["result"] or box["error"] once joined."""
-    import threading
-
-    box = {}
-
-    def target():
-        try:
-            box["result"] = call()
-        except BaseException as error:   # re-raised by the test, not lost in the thread
-            box["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, box
-
-
-def test_a_second_process_waits_for_the_training_and_loads_its_model(tiny_config, monkeypatch, capfd):
+def test_a_second_process_waits_for_the_training_and_loads_its_model(tiny_config, monkeypatch, capfd, in_thread):
     from filelock import FileLock
 
     reference = train_module.train(tiny_config, device="cpu", progress=False)
@@ -108,7 +91,7 @@ def test_a_second_process_waits_for_the_training_and_loads_its_model(tiny_config
     monkeypatch.setattr(train_module, "train", lambda *a, **k: calls.append(a) or reference)
     held = FileLock(directory / store.TRAINING_LOCK)   # the other process, training the same config
     held.acquire()
-    thread, box = _in_thread(lambda: get_or_train(tiny_config, device="cpu", progress=False))
+    thread, box = in_thread(lambda: get_or_train(tiny_config, device="cpu", progress=False))
     thread.join(timeout=1.0)
     assert thread.is_alive(), "it trained beside the process that holds the lock"
     assert "waiting for another process that is training vae" in capfd.readouterr().err

@@ -87,9 +87,7 @@ def test_grids_refuse_impossible_sizes(changes):
         dataclasses.replace(GRID, **changes)
 
 
-def test_an_ensemble_another_process_is_training_is_waited_for_not_trained_twice(monkeypatch):
-    import threading
-
+def test_an_ensemble_another_process_is_training_is_waited_for_not_trained_twice(monkeypatch, in_thread):
     from filelock import FileLock
 
     from vaedyn.data import load_dataset
@@ -105,21 +103,12 @@ def test_an_ensemble_another_process_is_training_is_waited_for_not_trained_twice
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     held = FileLock(lock_path)
     held.acquire()
-    errors = []
-    thread = threading.Thread(target=lambda: _call_recording(errors, sweep.train_and_store, members, "cpu", data,
-                                                             artifact_root(), False), daemon=True)
-    thread.start()
+    thread, box = in_thread(lambda: sweep.train_and_store(members, "cpu", data, artifact_root(), False))
     thread.join(timeout=1.0)
     assert thread.is_alive(), "it trained beside the process that holds the lock"
     sweep._store_all(results, artifact_root(), torch.device("cpu"))
     held.release()
     thread.join(timeout=30)
-    assert not thread.is_alive() and errors == []
+    assert not thread.is_alive() and "error" not in box, box.get("error")
     assert all(vae_status(c) == "done" for c in members)
 
-
-def _call_recording(errors, function, *args):
-    try:
-        function(*args)
-    except BaseException as error:   # pytest.fail raises an exception that a thread would swallow
-        errors.append(error)

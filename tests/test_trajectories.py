@@ -136,3 +136,17 @@ def test_centered_embedding_explains_variance():
     centred = embed_over_time(z, [1], window=1, centered=True)
     # two blobs along one latent unit: the first centred component carries most of the variance
     assert centred.explained[0, 0] > 0.8
+
+
+def test_the_supp_b_sentence_says_what_the_two_groups_are_in_every_case():
+    from vaedyn.paper.fig2 import split_sentence
+
+    assert split_sentence([0.95, 0.9], [0.5, 0.1], "1").endswith("how the digits lean (mean slant 0.50 against "
+                                                                  "0.10 pixels per row).")
+    assert "differ little" in split_sentence([0.95, 0.9], [0.5, 0.45], "1")
+    # chapter 02 under long: both groups mostly '1', one below 80 % (it used to say "differ in class")
+    assert split_sentence([0.732, 0.816], [0.0, 0.0], "1") == ("Both groups are mostly '1' (73.2 % and 81.6 % '1'), "
+                                                               "but not both 80 % or more.")
+    assert split_sentence([0.9, 0.2], [0.0, 0.0], "1").startswith("One group is mostly '1' and the other")
+    assert split_sentence([0.007, 0.0], [0.0, 0.0], "Trouser") == "Neither group is mostly 'Trouser' (0.7 % and 0.0 % 'Trouser')."
+    assert split_sentence([float("nan"), 0.3], [0.0, 0.0], "1").startswith("Neither group")

@@ -317,6 +317,25 @@ def label_fractions(predicted: torch.Tensor, groups: torch.Tensor, label: int, n
     return hits / sizes
 
 
+def split_sentence(fractions, slants, name: str, high: float = 0.8, slant_gap: float = 0.2) -> str:
+    """Supp. B in words, as chapter 02 says it: what the two groups of the split are, from each group's share
+    `fractions` of the start class `name` and its mean slant (`image_slant`). A group "is" the class from
+    the share `high` on and "mostly" from one half; slants closer than `slant_gap` pixels per row differ little."""
+    a, b = (float(f) for f in fractions)
+    shares = f"{100 * a:.1f} % and {100 * b:.1f} % '{name}'"
+    if a >= high and b >= high:
+        lean = (f"what separates them is how the digits lean (mean slant {slants[0]:.2f} against {slants[1]:.2f} "
+                "pixels per row)." if abs(slants[0] - slants[1]) >= slant_gap else
+                f"their mean slants ({slants[0]:.2f} and {slants[1]:.2f}) differ little, so the split follows some "
+                "other feature of the images.")
+        return f"Both groups are at least {100 * high:.0f} % '{name}'; {lean}"
+    if a >= 0.5 and b >= 0.5:
+        return f"Both groups are mostly '{name}' ({shares}), but not both {100 * high:.0f} % or more."
+    if a >= 0.5 or b >= 0.5:
+        return f"One group is mostly '{name}' and the other mostly other classes ({shares})."
+    return f"Neither group is mostly '{name}' ({shares})."
+
+
 def image_slant(images: torch.Tensor, side: int) -> torch.Tensor:
     """Slant of flattened images (..., side*side): horizontal shift per row, positive for '/'.
 
