@@ -15,21 +15,21 @@ EFFORT = budget.Effort(trials_distance=12, trials_stages=12, trials_classifier=1
 
 @pytest.fixture(scope="module")
 def measured():
-    """Two digits models (eager, compiled) measured with a tiny effort."""
+    """A digits model per agreement path (fp32 eager, fp32 compiled, bf16 compiled), measured with a tiny effort."""
     from vaedyn.config import TrainConfig
 
     digits = load_dataset("digits", "train")
     config = TrainConfig(dataset="digits", nz=6, hidden=32, epochs=4, batch_size=50, seed=1)
     values = {}
-    for name, cfg in [("eager", config), ("compiled", dataclasses.replace(config, compile=True))]:
-        trained = train(cfg, device="cpu", progress=False)
+    for name, fields in budget.AGREEMENT_PATHS.items():
+        trained = train(dataclasses.replace(config, **fields), device="cpu", progress=False)
         values[name] = budget.measure(trained.model, trained.history, digits.x, digits.y, EFFORT,
                                       classifier=ClassifierCNN(side=8).eval())
     return values
 
 
 def test_measure_reports_every_budget_value(measured):
-    values = measured["eager"]
+    values = measured["fp32 eager"]
     assert values["epochs"] == 4 and values["test_negative_elbo"] > 0
     assert 0 <= values["active_units"] <= 6 and 1 <= values["components_70"] <= values["components_99"] <= 6
     assert values["orthogonality"] >= 0 and len(values["approaching_concept"]) == 10
@@ -40,14 +40,17 @@ def test_measure_reports_every_budget_value(measured):
     assert values["first_wrong_p"] in (None, *budget.FIG5_P_GRID)
 
 
-def test_a_compiled_run_agrees_with_its_eager_run(measured):
-    verdicts = budget.agreement(measured["eager"], measured["compiled"])
-    assert set(verdicts) == set(budget.AGREEMENT_RULES)
-    assert verdicts["test_negative_elbo"] and verdicts["components_70"]
+def test_the_faster_paths_agree_with_the_fp32_eager_reference(measured):
+    reference, *faster = budget.AGREEMENT_PATHS
+    assert reference == "fp32 eager" and budget.AGREEMENT_PATHS[reference] == {"compile": False}
+    for path in faster:
+        verdicts = budget.agreement(measured[reference], measured[path])
+        assert set(verdicts) == set(budget.AGREEMENT_RULES)
+        assert verdicts["test_negative_elbo"] and verdicts["components_70"], path
 
 
 def test_agreement_fails_when_a_value_moves_beyond_its_tolerance(measured):
-    reference = measured["eager"]
+    reference = measured["fp32 eager"]
     moved = copy.deepcopy(reference)
     moved["test_negative_elbo"] += 0.6
     moved["orthogonality"] *= 1.2
