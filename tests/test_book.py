@@ -263,6 +263,15 @@ def test_spread_results_of_seed_0_come_from_the_record_unless_the_spread_stops_e
     quick = book.load_spread(results, get_profile("quick"))
     assert {seed: [r["seed"] for r in rs] for seed, rs in quick.items()} == {0: [0], 1: [1]}   # seed 2: not run yet
     assert spread_description(quick, get_profile("quick"))["epochs"] == "9"
+    assert spread_description(quick, get_profile("quick"))["coverage"] == "seeds 0, 1 for MNIST"
+    # A spread part way names each dataset's measured seeds, not the profile's plan.
+    long = get_profile("long")
+    partial = {0: [{"dataset": "mnist"}, {"dataset": "fashion_mnist"}], 1: [{"dataset": "mnist"}],
+               2: [{"dataset": "mnist"}]}
+    assert spread_description(partial, long)["coverage"] == "seeds 0, 1, 2 for MNIST and seed 0 for Fashion-MNIST"
+    whole = {seed: [{"dataset": "mnist"}, {"dataset": "fashion_mnist"}] for seed in (0, 1, 2)}
+    assert spread_description(whole, long)["coverage"] == "seeds 0, 1, 2 for MNIST and Fashion-MNIST"
+    assert spread_description({}, long)["coverage"] == "no seed yet"
     write(results / "spread" / "seed-2", 2, epochs=100, profile="long")
     assert sorted(book.load_spread(results, get_profile("long"))) == [2]   # seed 0 at 100 epochs: not run; 1: quick's
     # A record part way to another budget: seed 0's page re-executed under long is not quick's seed 0.

@@ -84,12 +84,24 @@ def load_spread(results_dir: str | Path, profile) -> dict[int, list[dict]]:
 
 
 def spread_description(spread: dict[int, list[dict]], profile) -> dict[str, str]:
-    """How the claims page and the report name a seed spread: its seeds, the epochs its models trained
-    (as their results files record them) and the datasets it covers."""
+    """How the claims page and the report name a seed spread: the epochs its models trained
+    (as their results files record them) and `coverage`, the seeds measured for each dataset, which a
+    spread part way gives per dataset (MNIST's three seeds before Fashion-MNIST's)."""
     epochs = sorted({r["epochs"] for results in spread.values() for r in results if "epochs" in r})
-    return {"seeds": ", ".join(map(str, sorted(spread))) or "none",
-            "epochs": " / ".join(map(str, epochs)) or "-",
-            "datasets": " and ".join(DATASET_TITLES[d] for d in profile.spread_datasets)}
+    measured = {d: sorted(seed for seed, results in spread.items() if any(r.get("dataset") == d for r in results))
+                for d in profile.spread_datasets}
+    measured = {d: seeds for d, seeds in measured.items() if seeds}
+
+    def seeds_text(seeds: list[int]) -> str:
+        return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    if not measured:
+        coverage = "no seed yet"
+    elif len({tuple(seeds) for seeds in measured.values()}) == 1:
+        seeds = next(iter(measured.values()))
+        coverage = f"{seeds_text(seeds)} for {' and '.join(DATASET_TITLES[d] for d in measured)}"
+    else:
+        coverage = " and ".join(f"{seeds_text(seeds)} for {DATASET_TITLES[d]}" for d, seeds in measured.items())
+    return {"epochs": " / ".join(map(str, epochs)) or "-", "coverage": coverage}
 
 
 def seed_status_text(spread: dict[int, list[dict]], profile) -> str:
