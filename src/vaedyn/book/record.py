@@ -88,19 +88,17 @@ def spread_description(spread: dict[int, list[dict]], profile) -> dict[str, str]
     (as their results files record them) and `coverage`, the seeds measured for each dataset, which a
     spread part way gives per dataset (MNIST's three seeds before Fashion-MNIST's)."""
     epochs = sorted({r["epochs"] for results in spread.values() for r in results if "epochs" in r})
-    measured = {d: sorted(seed for seed, results in spread.items() if any(r.get("dataset") == d for r in results))
-                for d in profile.spread_datasets}
-    measured = {d: seeds for d, seeds in measured.items() if seeds}
+    measured = {d: seeds for d in profile.spread_datasets
+                if (seeds := sorted(s for s, results in spread.items() if any(r.get("dataset") == d for r in results)))}
 
-    def seeds_text(seeds: list[int]) -> str:
+    def seed_list(seeds: list[int]) -> str:
         return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
     if not measured:
         coverage = "no seed yet"
-    elif len({tuple(seeds) for seeds in measured.values()}) == 1:
-        seeds = next(iter(measured.values()))
-        coverage = f"{seeds_text(seeds)} for {' and '.join(DATASET_TITLES[d] for d in measured)}"
+    elif len({tuple(seeds) for seeds in measured.values()}) == 1:   # one list of seeds for every dataset
+        coverage = f"{seed_list(next(iter(measured.values())))} for {' and '.join(DATASET_TITLES[d] for d in measured)}"
     else:
-        coverage = " and ".join(f"{seeds_text(seeds)} for {DATASET_TITLES[d]}" for d, seeds in measured.items())
+        coverage = " and ".join(f"{seed_list(seeds)} for {DATASET_TITLES[d]}" for d, seeds in measured.items())
     return {"epochs": " / ".join(map(str, epochs)) or "-", "coverage": coverage}
 
 
